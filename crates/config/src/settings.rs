@@ -1,0 +1,398 @@
+//! The typed settings: plain data that lower crates take instead of reading the environment.
+
+use std::{collections::BTreeMap, fmt, time::Duration};
+
+use orchestra_core::{ErrorClass, Secret};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use url::Url;
+
+/// All of orchestra-llm's settings.
+///
+/// Build it with [`Settings::from_env`] (process environment and `./.env`),
+/// [`Settings::load`] (any [`EnvSource`](crate::EnvSource)), or in code from
+/// [`Settings::default`] and field assignment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Settings {
+    /// `PREFERRED_LLM_PROVIDER`.
+    pub preferred_provider: ProviderKind,
+    /// `AGENT_MODEL_MAP`: agent type → model id.
+    pub agent_model_map: BTreeMap<String, String>,
+    /// `OPENROUTER_*`.
+    pub openrouter: OpenRouterSettings,
+    /// `PORTKEY_*`, `TRACE_ID`, `VIRTUAL_KEY`.
+    pub portkey: PortkeySettings,
+    /// `LLM_*` retry and timeout settings.
+    pub resilience: ResilienceSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            preferred_provider: ProviderKind::OpenRouter,
+            agent_model_map: BTreeMap::new(),
+            openrouter: OpenRouterSettings::default(),
+            portkey: PortkeySettings::default(),
+            resilience: ResilienceSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// The model a request of `agent_type` asks for first: its `AGENT_MODEL_MAP` entry, else
+    /// `OPENROUTER_DEFAULT_MODEL`.
+    pub fn primary_model(&self, agent_type: Option<&str>) -> Option<&str> {
+        agent_type
+            .and_then(|agent| self.agent_model_map.get(agent))
+            .or(self.openrouter.default_model.as_ref())
+            .map(String::as_str)
+    }
+
+    /// The route a request of `agent_type` takes with the configured provider: the models in
+    /// the order they are tried (for `loadbalance`, the candidates).
+    ///
+    /// ```
+    /// use orchestra_config::{MapEnv, Settings};
+    ///
+    /// let env = MapEnv::from_iter([
+    ///     ("OPENROUTER_DEFAULT_MODEL", "openai/gpt-4o"),
+    ///     ("OPENROUTER_FREE_FALLBACKS", "google/gemini-2.5-flash:free"),
+    ///     ("AGENT_MODEL_MAP", r#"{"researcher":"anthropic/claude-3-opus-20k"}"#),
+    /// ]);
+    /// let settings = Settings::load(&env).unwrap().settings;
+    /// let route = settings.route(Some("researcher"));
+    /// assert_eq!(route.models, ["anthropic/claude-3-opus-20k", "google/gemini-2.5-flash:free"]);
+    /// ```
+    pub fn route(&self, agent_type: Option<&str>) -> Route {
+        let primary = self.primary_model(agent_type).map(str::to_owned);
+        let (strategy, rest): (Strategy, Vec<String>) = match self.preferred_provider {
+            ProviderKind::OpenRouter => {
+                (Strategy::Fallback, self.openrouter.free_fallbacks.clone())
+            }
+            ProviderKind::Portkey => (
+                self.portkey.strategy,
+                self.portkey
+                    .fallbacks
+                    .iter()
+                    .filter_map(|target| target.model().map(str::to_owned))
+                    .collect(),
+            ),
+        };
+        // An agent's own model goes first; with Portkey the targets decide otherwise.
+        let lead = match self.preferred_provider {
+            ProviderKind::Portkey
+                if agent_type.is_none_or(|agent| !self.agent_model_map.contains_key(agent)) =>
+            {
+                None
+            }
+            _ => primary,
+        };
+        let mut models: Vec<String> = Vec::new();
+        for model in lead.into_iter().chain(rest) {
+            if !models.contains(&model) {
+                models.push(model);
+            }
+        }
+        Route {
+            provider: self.preferred_provider,
+            strategy,
+            models,
+        }
+    }
+}
+
+/// The models a request goes through, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Route {
+    /// The provider that serves it.
+    pub provider: ProviderKind,
+    /// How the models are used.
+    pub strategy: Strategy,
+    /// Model ids; empty means the provider's own default model.
+    pub models: Vec<String>,
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.models.is_empty() {
+            f.write_str("(the account's default model)")?;
+        } else {
+            let separator = match self.strategy {
+                Strategy::Fallback => " → ",
+                Strategy::Loadbalance => " | ",
+                Strategy::CostAware => " → ",
+            };
+            f.write_str(&self.models.join(separator))?;
+        }
+        write!(f, "  [{} {}]", self.provider, self.strategy)
+    }
+}
+
+/// `PREFERRED_LLM_PROVIDER`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ProviderKind {
+    /// OpenRouter directly.
+    #[default]
+    #[serde(rename = "openrouter")]
+    OpenRouter,
+    /// Through a Portkey gateway.
+    Portkey,
+}
+
+impl ProviderKind {
+    /// Every provider, for messages.
+    pub const NAMES: &'static [&'static str] = &["openrouter", "portkey"];
+
+    /// `openrouter` or `portkey`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenRouter => "openrouter",
+            ProviderKind::Portkey => "portkey",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `PORTKEY_STRATEGY`: how targets are used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Targets in order; the next one on failure.
+    #[default]
+    Fallback,
+    /// A weighted random target per request.
+    Loadbalance,
+    /// The cheapest eligible target first.
+    CostAware,
+}
+
+impl Strategy {
+    /// Every strategy, for messages.
+    pub const NAMES: &'static [&'static str] = &["fallback", "loadbalance", "cost_aware"];
+
+    /// `fallback`, `loadbalance` or `cost_aware`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Fallback => "fallback",
+            Strategy::Loadbalance => "loadbalance",
+            Strategy::CostAware => "cost_aware",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `OPENROUTER_*` settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct OpenRouterSettings {
+    /// `OPENROUTER_API_KEY`.
+    pub api_key: Option<Secret>,
+    /// `OPENROUTER_BASE_URL`, without a trailing slash.
+    pub base_url: Url,
+    /// `OPENROUTER_DEFAULT_MODEL`.
+    pub default_model: Option<String>,
+    /// `OPENROUTER_FREE_FALLBACKS`, in order, without duplicates.
+    pub free_fallbacks: Vec<String>,
+    /// `OPENROUTER_HEADERS`.
+    #[serde(serialize_with = "serialize_headers")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Default for OpenRouterSettings {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            base_url: default_url(crate::variables::OPENROUTER_DEFAULT_BASE_URL),
+            default_model: None,
+            free_fallbacks: Vec::new(),
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+/// `PORTKEY_*` settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct PortkeySettings {
+    /// `PORTKEY_API_KEY`.
+    pub api_key: Option<Secret>,
+    /// `PORTKEY_BASE_URL`, without a trailing slash.
+    pub base_url: Url,
+    /// `PORTKEY_FALLBACKS`.
+    pub fallbacks: Vec<Target>,
+    /// `PORTKEY_STRATEGY`.
+    pub strategy: Strategy,
+    /// `PORTKEY_CACHE_ENABLED`.
+    pub cache_enabled: bool,
+    /// `TRACE_ID`.
+    pub trace_id: Option<String>,
+    /// `VIRTUAL_KEY`.
+    pub virtual_key: Option<Secret>,
+}
+
+impl Default for PortkeySettings {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            base_url: default_url(crate::variables::PORTKEY_DEFAULT_BASE_URL),
+            fallbacks: Vec::new(),
+            strategy: Strategy::Fallback,
+            cache_enabled: false,
+            trace_id: None,
+            virtual_key: None,
+        }
+    }
+}
+
+/// One routing target: an entry of `PORTKEY_FALLBACKS`.
+///
+/// Unknown fields are rejected, naming the field, so a typo never silently drops a setting.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Target {
+    /// Provider slug (`openrouter`, `openai`, `groq`, …).
+    pub provider: String,
+    /// Model id; may instead be given as `override_params.model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Load-balancing weight (≥ 0, default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    /// Upstream base URL for this target (self-hosted or OpenAI-compatible servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_host: Option<String>,
+    /// Provider API key for this target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// Portkey virtual key for this target (hosted Portkey only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_key: Option<Secret>,
+    /// Request fields that override the caller's for this target.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub override_params: Map<String, Value>,
+    /// Gateway retry policy for this target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<TargetRetry>,
+}
+
+impl Target {
+    /// The target's model: `model`, else `override_params.model`.
+    pub fn model(&self) -> Option<&str> {
+        self.model
+            .as_deref()
+            .or_else(|| self.override_params.get("model").and_then(Value::as_str))
+    }
+
+    /// The load-balancing weight (1 when unset).
+    pub fn weight(&self) -> f64 {
+        self.weight.unwrap_or(1.0)
+    }
+}
+
+/// A target's gateway retry policy (Portkey's `retry` object).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TargetRetry {
+    /// Extra attempts after the first.
+    pub attempts: u32,
+    /// Statuses that are retried (Portkey's default: 429, 500, 502, 503, 504).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_status_codes: Option<Vec<u16>>,
+    /// Honour the upstream's `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_retry_after_header: Option<bool>,
+}
+
+/// `LLM_*` retry and timeout settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ResilienceSettings {
+    /// `LLM_REQUEST_TIMEOUT`: time limit of one attempt.
+    #[serde(rename = "request_timeout_secs", serialize_with = "serialize_seconds")]
+    pub request_timeout: Duration,
+    /// `LLM_MAX_RETRIES`: retries after the first attempt.
+    pub max_retries: u32,
+    /// `LLM_RETRY_DELAY`: backoff base.
+    #[serde(rename = "retry_delay_secs", serialize_with = "serialize_seconds")]
+    pub retry_delay: Duration,
+    /// `LLM_RETRY_MAX_DELAY`: backoff cap.
+    #[serde(rename = "retry_max_delay_secs", serialize_with = "serialize_seconds")]
+    pub retry_max_delay: Duration,
+    /// `LLM_RETRYABLE_ERRORS`, sorted, without duplicates.
+    pub retryable_errors: Vec<ErrorClass>,
+}
+
+impl Default for ResilienceSettings {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            max_retries: 3,
+            retry_delay: Duration::from_secs(1),
+            retry_max_delay: Duration::from_secs(60),
+            retryable_errors: ErrorClass::ALL.to_vec(),
+        }
+    }
+}
+
+#[allow(clippy::expect_used)] // Only called with the URL constants, which a unit test parses.
+fn default_url(url: &str) -> Url {
+    Url::parse(url).expect("the default base URLs are valid")
+}
+
+fn serialize_seconds<S: serde::Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+fn serialize_headers<S: serde::Serializer>(
+    headers: &BTreeMap<String, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(headers.len()))?;
+    for (name, value) in headers {
+        if crate::json::is_secret_key(name) {
+            map.serialize_entry(name, Secret::REDACTED)?;
+        } else {
+            map.serialize_entry(name, value)?;
+        }
+    }
+    map.end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_urls_are_the_hosted_services() {
+        let settings = Settings::default();
+        assert_eq!(
+            settings.openrouter.base_url.as_str(),
+            "https://openrouter.ai/api/v1"
+        );
+        assert_eq!(
+            settings.portkey.base_url.as_str(),
+            "https://api.portkey.ai/v1"
+        );
+    }
+}

@@ -1,0 +1,324 @@
+//! The one list of supported variables, from which the loader reads and the documentation
+//! (`docs/configuration.md`) is generated.
+
+/// How a variable is documented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Variable {
+    /// The variable's name.
+    pub name: &'static str,
+    /// The documentation section it belongs to.
+    pub section: &'static str,
+    /// Its type, for people.
+    pub kind: &'static str,
+    /// Its default, for people (`-` when unset by default).
+    pub default: &'static str,
+    /// An example value.
+    pub example: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Whether the value is a credential that must never be printed.
+    pub secret: bool,
+}
+
+/// The default OpenRouter API base URL.
+pub const OPENROUTER_DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
+/// The default Portkey API base URL.
+pub const PORTKEY_DEFAULT_BASE_URL: &str = "https://api.portkey.ai/v1";
+
+const fn var(
+    name: &'static str,
+    section: &'static str,
+    kind: &'static str,
+    default: &'static str,
+    example: &'static str,
+    description: &'static str,
+) -> Variable {
+    Variable {
+        name,
+        section,
+        kind,
+        default,
+        example,
+        description,
+        secret: false,
+    }
+}
+
+const fn secret(mut variable: Variable) -> Variable {
+    variable.secret = true;
+    variable
+}
+
+const GENERAL: &str = "General";
+const OPENROUTER: &str = "OpenRouter";
+const PORTKEY: &str = "Portkey";
+const RESILIENCE: &str = "Retries and timeouts";
+
+/// Every variable orchestra-llm reads, in documentation order.
+pub const VARIABLES: &[Variable] = &[
+    var(
+        "PREFERRED_LLM_PROVIDER",
+        GENERAL,
+        "`openrouter` \\| `portkey`",
+        "`openrouter`",
+        "`portkey`",
+        "Which provider serves requests: OpenRouter directly, or through the Portkey gateway.",
+    ),
+    var(
+        "AGENT_MODEL_MAP",
+        GENERAL,
+        "JSON object: agent type → model id",
+        "`{}`",
+        r#"`{"researcher":"anthropic/claude-3-opus-20k","executor":"openai/gpt-4o"}`"#,
+        "Model per agent type. A request's `agent_type` picks its model here; unknown agent types use the default model.",
+    ),
+    secret(var(
+        "OPENROUTER_API_KEY",
+        OPENROUTER,
+        "secret string",
+        "-",
+        "`sk-or-v1-…`",
+        "OpenRouter API key, sent as `Authorization: Bearer`. Without it, commands that call OpenRouter fail and `orchestra demo` runs offline.",
+    )),
+    var(
+        "OPENROUTER_BASE_URL",
+        OPENROUTER,
+        "URL (http or https)",
+        "`https://openrouter.ai/api/v1`",
+        "`http://127.0.0.1:8080/api/v1`",
+        "OpenRouter API base, for self-hosted proxies and the built-in simulator.",
+    ),
+    var(
+        "OPENROUTER_DEFAULT_MODEL",
+        OPENROUTER,
+        "model id",
+        "- (the account's default model)",
+        "`anthropic/claude-3-opus-20k`",
+        "Primary model for requests that name none and whose agent type is not in `AGENT_MODEL_MAP`.",
+    ),
+    var(
+        "OPENROUTER_FREE_FALLBACKS",
+        OPENROUTER,
+        "comma-separated model ids",
+        "empty",
+        "`google/gemini-2.5-flash:free,mistralai/mixtral-8x7b:free`",
+        "Models tried in order after the primary fails. Entries without `:free` are billed (a warning says so).",
+    ),
+    var(
+        "OPENROUTER_HEADERS",
+        OPENROUTER,
+        "JSON object: header → value",
+        "`{}`",
+        r#"`{"HTTP-Referer":"https://example.com","X-Title":"My App"}`"#,
+        "Extra headers on every OpenRouter request, for app attribution. Values of credential-like headers are redacted in output.",
+    ),
+    secret(var(
+        "PORTKEY_API_KEY",
+        PORTKEY,
+        "secret string",
+        "-",
+        "`pk-…`",
+        "Portkey API key (`x-portkey-api-key`); required by the hosted gateway, ignored by the open-source one.",
+    )),
+    var(
+        "PORTKEY_BASE_URL",
+        PORTKEY,
+        "URL (http or https)",
+        "`https://api.portkey.ai/v1`",
+        "`http://127.0.0.1:8787/v1`",
+        "Portkey gateway base, for the self-hosted open-source gateway.",
+    ),
+    var(
+        "PORTKEY_FALLBACKS",
+        PORTKEY,
+        "JSON array of targets",
+        "`[]`",
+        r#"`[{"provider":"openrouter","model":"anthropic/claude-3-opus-20k","weight":70}]`"#,
+        "Gateway targets, in order. Fields: `provider`, `model`, `weight`, `custom_host`, `api_key`, `virtual_key`, `override_params`, `retry` (see below).",
+    ),
+    var(
+        "PORTKEY_STRATEGY",
+        PORTKEY,
+        "`fallback` \\| `loadbalance` \\| `cost_aware`",
+        "`fallback`",
+        "`loadbalance`",
+        "How the gateway uses the targets: in order, by weight, or cheapest first.",
+    ),
+    var(
+        "PORTKEY_CACHE_ENABLED",
+        PORTKEY,
+        "boolean",
+        "`false`",
+        "`true`",
+        "Ask the gateway for semantic caching (hosted Portkey only; the open-source gateway has no cache).",
+    ),
+    var(
+        "TRACE_ID",
+        PORTKEY,
+        "string",
+        "- (a fresh id per request)",
+        "`checkout-agent-42`",
+        "Trace id sent as `x-portkey-trace-id`.",
+    ),
+    secret(var(
+        "VIRTUAL_KEY",
+        PORTKEY,
+        "secret string",
+        "-",
+        "`vk-…`",
+        "Portkey virtual key (`x-portkey-virtual-key`; hosted Portkey only).",
+    )),
+    var(
+        "LLM_REQUEST_TIMEOUT",
+        RESILIENCE,
+        "seconds (number, or with `ms`/`s`/`m`)",
+        "`30`",
+        "`45.5`",
+        "Time limit of one attempt. Must be greater than 0.",
+    ),
+    var(
+        "LLM_MAX_RETRIES",
+        RESILIENCE,
+        "integer ≥ 0",
+        "`3`",
+        "`5`",
+        "Retries after the first attempt for retryable errors. 0 disables retries.",
+    ),
+    var(
+        "LLM_RETRY_DELAY",
+        RESILIENCE,
+        "seconds (number, or with `ms`/`s`/`m`)",
+        "`1.0`",
+        "`0.5`",
+        "Base delay of exponential backoff with full jitter: retry *n* waits a random time up to `min(LLM_RETRY_MAX_DELAY, LLM_RETRY_DELAY × 2^n)`.",
+    ),
+    var(
+        "LLM_RETRY_MAX_DELAY",
+        RESILIENCE,
+        "seconds (number, or with `ms`/`s`/`m`)",
+        "`60.0`",
+        "`30`",
+        "Longest backoff delay. Must be at least `LLM_RETRY_DELAY`.",
+    ),
+    var(
+        "LLM_RETRYABLE_ERRORS",
+        RESILIENCE,
+        "comma-separated error classes",
+        "`connection_error,timeout_error,rate_limit_error,service_error`",
+        "`connection_error,timeout_error`",
+        "Error classes that are retried: `connection_error` (connection failed), `timeout_error` (timeouts, HTTP 408/504/524), `rate_limit_error` (HTTP 429), `service_error` (HTTP 5xx, malformed responses, broken streams).",
+    ),
+];
+
+/// The prefixes of variables this library owns; others with these prefixes are likely typos.
+pub(crate) const OWNED_PREFIXES: &[&str] = &["OPENROUTER_", "PORTKEY_", "LLM_"];
+
+/// Provider slugs the Portkey gateway accepts (its `VALID_PROVIDERS`, gateway 1.15).
+pub const PORTKEY_PROVIDERS: &[&str] = &[
+    "302ai",
+    "ai21",
+    "anthropic",
+    "anyscale",
+    "azure-ai",
+    "azure-openai",
+    "bedrock",
+    "bytez",
+    "cerebras",
+    "cohere",
+    "cometapi",
+    "cortex",
+    "dashscope",
+    "deepbricks",
+    "deepinfra",
+    "deepseek",
+    "featherless-ai",
+    "fireworks-ai",
+    "github",
+    "google",
+    "groq",
+    "huggingface",
+    "hyperbolic",
+    "inference-net",
+    "jina",
+    "kluster-ai",
+    "krutrim",
+    "lambda",
+    "lemonfox-ai",
+    "lepton",
+    "lingyi",
+    "matterai",
+    "meshy",
+    "milvus",
+    "mistral-ai",
+    "modal",
+    "monsterapi",
+    "moonshot",
+    "ncompass",
+    "nebius",
+    "nextbit",
+    "nomic",
+    "novita-ai",
+    "nscale",
+    "ollama",
+    "openai",
+    "openrouter",
+    "palm",
+    "perplexity-ai",
+    "predibase",
+    "qdrant",
+    "recraft-ai",
+    "reka-ai",
+    "replicate",
+    "sagemaker",
+    "sambanova",
+    "segmind",
+    "siliconflow",
+    "stability-ai",
+    "together-ai",
+    "tripo3d",
+    "triton",
+    "upstage",
+    "vertex-ai",
+    "voyage",
+    "workers-ai",
+    "x-ai",
+    "z-ai",
+    "zhipu",
+];
+
+/// Looks up a variable by name.
+pub fn variable(name: &str) -> Option<&'static Variable> {
+    VARIABLES.iter().find(|variable| variable.name == name)
+}
+
+/// Renders the generated part of `docs/configuration.md`.
+pub fn render_markdown() -> String {
+    let mut out = String::new();
+    let mut section = "";
+    for variable in VARIABLES {
+        if variable.section != section {
+            section = variable.section;
+            out.push_str(&format!(
+                "\n### {section}\n\n| Variable | Type | Default | Example | Description |\n| --- | --- | --- | --- | --- |\n"
+            ));
+        }
+        let name = if variable.secret {
+            format!("`{}` 🔒", variable.name)
+        } else {
+            format!("`{}`", variable.name)
+        };
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} | {} |\n",
+            variable.kind, variable.default, variable.example, variable.description
+        ));
+    }
+    out.push_str("\n🔒 secret: never printed, logged or shown in error messages.\n");
+    out.push_str(
+        "\n#### Portkey provider slugs\n\n`provider` in `PORTKEY_FALLBACKS` must be one of: ",
+    );
+    let providers: Vec<String> = PORTKEY_PROVIDERS.iter().map(|p| format!("`{p}`")).collect();
+    out.push_str(&providers.join(", "));
+    out.push_str(".\n");
+    out
+}

@@ -1,0 +1,196 @@
+//! The resolved settings for the origin documents' configurations.
+
+use orchestra_config::{MapEnv, ProviderKind, Settings, Strategy};
+
+/// The OpenRouter configuration of the origin documents, with every optional variable set.
+fn openrouter_env() -> MapEnv {
+    MapEnv::from_iter([
+        ("OPENROUTER_API_KEY", "sk-or-v1-0123456789abcdef"),
+        ("PREFERRED_LLM_PROVIDER", "openrouter"),
+        ("OPENROUTER_DEFAULT_MODEL", "anthropic/claude-3-opus-20k"),
+        (
+            "OPENROUTER_FREE_FALLBACKS",
+            "google/gemini-2.5-flash:free, mistralai/mixtral-8x7b:free",
+        ),
+        (
+            "OPENROUTER_HEADERS",
+            r#"{"HTTP-Referer":"https://yourdomain.com","X-Title":"Your Project Name"}"#,
+        ),
+        (
+            "AGENT_MODEL_MAP",
+            r#"{"researcher":"anthropic/claude-3-opus-20k","validator":"openai/gpt-4o","executor":"meta-llama/llama-3-70b-instruct"}"#,
+        ),
+        ("LLM_REQUEST_TIMEOUT", "30"),
+        ("LLM_MAX_RETRIES", "3"),
+        ("LLM_RETRY_DELAY", "1.0"),
+        ("LLM_RETRY_MAX_DELAY", "60.0"),
+        (
+            "LLM_RETRYABLE_ERRORS",
+            "connection_error,timeout_error,rate_limit_error,service_error",
+        ),
+    ])
+}
+
+/// The Portkey configuration of the origin documents.
+fn portkey_env() -> MapEnv {
+    MapEnv::from_iter([
+        ("PORTKEY_API_KEY", "pk-secret-portkey-key"),
+        ("PREFERRED_LLM_PROVIDER", "portkey"),
+        (
+            "PORTKEY_FALLBACKS",
+            r#"[
+  {"provider":"openrouter", "model":"anthropic/claude-3-opus-20k", "weight": 70},
+  {"provider":"openrouter", "model":"google/gemini-2.5-flash:free", "weight": 20},
+  {"provider":"groq", "model":"mixtral-8x7b-32768", "weight": 10, "api_key": "gsk-secret-groq"}
+]"#,
+        ),
+        ("PORTKEY_STRATEGY", "loadbalance"),
+        ("PORTKEY_CACHE_ENABLED", "true"),
+        ("TRACE_ID", "your-trace-id"),
+        ("VIRTUAL_KEY", "vk-secret-virtual"),
+        (
+            "AGENT_MODEL_MAP",
+            r#"{"researcher":"anthropic/claude-3-opus-20k"}"#,
+        ),
+    ])
+}
+
+#[test]
+fn openrouter_settings_resolve_with_secrets_redacted() {
+    let loaded = Settings::load(&openrouter_env()).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let json = serde_json::to_string(&loaded.settings).unwrap();
+    assert!(!json.contains("sk-or-v1-0123456789abcdef"));
+    insta::assert_json_snapshot!(loaded.settings);
+}
+
+#[test]
+fn portkey_settings_resolve_with_secrets_redacted() {
+    let loaded = Settings::load(&portkey_env()).unwrap();
+    let settings = &loaded.settings;
+    assert_eq!(settings.preferred_provider, ProviderKind::Portkey);
+    assert_eq!(settings.portkey.strategy, Strategy::Loadbalance);
+    assert_eq!(
+        settings.portkey.fallbacks[2]
+            .api_key
+            .as_ref()
+            .unwrap()
+            .expose(),
+        "gsk-secret-groq"
+    );
+    let debug = format!("{settings:?}");
+    for secret in [
+        "pk-secret-portkey-key",
+        "gsk-secret-groq",
+        "vk-secret-virtual",
+    ] {
+        assert!(!debug.contains(secret), "{secret} leaked into Debug output");
+    }
+    insta::assert_json_snapshot!(loaded.settings);
+}
+
+#[test]
+fn defaults_apply_when_nothing_is_set() {
+    let loaded = Settings::load(&MapEnv::new()).unwrap();
+    assert_eq!(loaded.settings, Settings::default());
+    insta::assert_json_snapshot!(loaded.settings);
+    // Without a key the user is told, but the configuration stays valid (offline demo).
+    assert_eq!(loaded.warnings.len(), 1);
+    assert_eq!(loaded.warnings[0].variable, "OPENROUTER_API_KEY");
+}
+
+#[test]
+fn routes_follow_agent_map_then_fallbacks() {
+    let settings = Settings::load(&openrouter_env()).unwrap().settings;
+    let routes: Vec<String> = [
+        None,
+        Some("researcher"),
+        Some("validator"),
+        Some("unmapped"),
+    ]
+    .into_iter()
+    .map(|agent| {
+        format!(
+            "{:<10} {}",
+            agent.unwrap_or("(none)"),
+            settings.route(agent)
+        )
+    })
+    .collect();
+    insta::assert_snapshot!(routes.join("\n"), @r"
+    (none)     anthropic/claude-3-opus-20k → google/gemini-2.5-flash:free → mistralai/mixtral-8x7b:free  [openrouter fallback]
+    researcher anthropic/claude-3-opus-20k → google/gemini-2.5-flash:free → mistralai/mixtral-8x7b:free  [openrouter fallback]
+    validator  openai/gpt-4o → google/gemini-2.5-flash:free → mistralai/mixtral-8x7b:free  [openrouter fallback]
+    unmapped   anthropic/claude-3-opus-20k → google/gemini-2.5-flash:free → mistralai/mixtral-8x7b:free  [openrouter fallback]
+    ");
+
+    let portkey = Settings::load(&portkey_env()).unwrap().settings;
+    assert_eq!(
+        portkey.route(None).models,
+        [
+            "anthropic/claude-3-opus-20k",
+            "google/gemini-2.5-flash:free",
+            "mixtral-8x7b-32768"
+        ]
+    );
+}
+
+#[test]
+fn values_are_trimmed_and_case_insensitive_names_accepted() {
+    let env = MapEnv::from_iter([
+        ("PREFERRED_LLM_PROVIDER", "  Portkey "),
+        ("PORTKEY_STRATEGY", "COST_AWARE"),
+        ("PORTKEY_CACHE_ENABLED", "yes"),
+        ("LLM_REQUEST_TIMEOUT", "500ms"),
+        (
+            "LLM_RETRYABLE_ERRORS",
+            "timeout_error, timeout_error,connection_error",
+        ),
+        ("OPENROUTER_BASE_URL", "http://127.0.0.1:8080/api/v1/"),
+        (
+            "PORTKEY_FALLBACKS",
+            r#"[{"provider":"openai","override_params":{"model":"gpt-4o","temperature":0}}]"#,
+        ),
+    ]);
+    let settings = Settings::load(&env).unwrap().settings;
+    assert_eq!(settings.preferred_provider, ProviderKind::Portkey);
+    assert_eq!(settings.portkey.strategy, Strategy::CostAware);
+    assert!(settings.portkey.cache_enabled);
+    assert_eq!(settings.resilience.request_timeout.as_millis(), 500);
+    assert_eq!(
+        settings.resilience.retryable_errors,
+        [
+            orchestra_core::ErrorClass::Connection,
+            orchestra_core::ErrorClass::Timeout
+        ]
+    );
+    assert_eq!(
+        settings.openrouter.base_url.as_str(),
+        "http://127.0.0.1:8080/api/v1"
+    );
+    assert_eq!(settings.portkey.fallbacks[0].model(), Some("gpt-4o"));
+}
+
+#[test]
+fn warnings_point_at_likely_mistakes() {
+    let env = MapEnv::from_iter([
+        ("OPENROUTER_API_KEY", "sk-or-v1-x"),
+        ("OPENROUTER_DEFUALT_MODEL", "openai/gpt-4o"),
+        (
+            "OPENROUTER_FREE_FALLBACKS",
+            "openai/gpt-4o-mini,google/gemma:free,google/gemma:free",
+        ),
+        ("LLM_SOMETHING_ELSE_ENTIRELY", "1"),
+    ]);
+    let warnings: Vec<String> = Settings::load(&env)
+        .unwrap()
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    insta::assert_snapshot!(warnings.join("\n"), @r"
+    OPENROUTER_FREE_FALLBACKS: `openai/gpt-4o-mini` is not a `:free` model: requests it serves are billed
+    OPENROUTER_FREE_FALLBACKS: `google/gemma:free` is listed twice; the second entry is ignored
+    OPENROUTER_DEFUALT_MODEL: unknown variable, ignored (did you mean OPENROUTER_DEFAULT_MODEL?)
+    ");
+}

@@ -1,0 +1,52 @@
+//! Project automation, run as `cargo xtask <command>` (the
+//! [cargo-xtask](https://github.com/matklad/cargo-xtask) convention).
+//!
+//! - `cargo xtask ci`: everything CI checks, runnable locally: formatting, clippy with
+//!   warnings denied, generated files up to date, the whole test suite, and the docs.
+//! - `cargo xtask codegen [--check]`: regenerate `docs/configuration.md` from the variable
+//!   table in orchestra-config (`--check` fails when it is stale).
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line tool talks on stdio.
+
+mod ci;
+mod codegen;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use xshell::Shell;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci                 fmt check, clippy -D warnings, codegen --check, tests, docs
+  codegen [--check]  regenerate docs/configuration.md (--check: fail if stale)";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sh = Shell::new()?;
+    sh.change_dir(project_root());
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["ci"] => ci::run(&sh),
+        ["codegen"] => codegen::run(&sh, false),
+        ["codegen", "--check"] => codegen::run(&sh, true),
+        ["help" | "--help" | "-h"] | [] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{}`\n\n{USAGE}", other.join(" ")),
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
