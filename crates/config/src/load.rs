@@ -673,7 +673,6 @@ fn suggest_provider(name: &str) -> Option<String> {
         ("perplexity", "perplexity-ai"),
         ("vertex", "vertex-ai"),
         ("xai", "x-ai"),
-        ("grok", "x-ai"),
         ("aws", "bedrock"),
     ];
     let lowered = name.to_ascii_lowercase();

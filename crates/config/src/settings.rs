@@ -102,6 +102,67 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Every variable of [`VARIABLES`](crate::VARIABLES) with its resolved value as text,
+    /// secrets shown as `[redacted]` and unset values as `-`.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        crate::variables::VARIABLES
+            .iter()
+            .map(|variable| (variable.name, self.describe_variable(variable.name)))
+            .collect()
+    }
+
+    fn describe_variable(&self, name: &str) -> String {
+        fn optional<T: fmt::Display>(value: Option<&T>) -> String {
+            value.map_or_else(|| "-".to_owned(), ToString::to_string)
+        }
+        fn json<T: Serialize>(value: &T) -> String {
+            serde_json::to_string(value).unwrap_or_else(|error| format!("<{error}>"))
+        }
+        fn seconds(duration: Duration) -> String {
+            format!("{}s", duration.as_secs_f64())
+        }
+        let (openrouter, portkey, resilience) = (&self.openrouter, &self.portkey, &self.resilience);
+        match name {
+            "PREFERRED_LLM_PROVIDER" => self.preferred_provider.to_string(),
+            "AGENT_MODEL_MAP" => json(&self.agent_model_map),
+            "OPENROUTER_API_KEY" => optional(openrouter.api_key.as_ref()),
+            "OPENROUTER_BASE_URL" => openrouter.base_url.to_string(),
+            "OPENROUTER_DEFAULT_MODEL" => optional(openrouter.default_model.as_ref()),
+            "OPENROUTER_FREE_FALLBACKS" if openrouter.free_fallbacks.is_empty() => "-".to_owned(),
+            "OPENROUTER_FREE_FALLBACKS" => openrouter.free_fallbacks.join(","),
+            "OPENROUTER_HEADERS" => json(&RedactedHeaders(&openrouter.headers)),
+            "PORTKEY_API_KEY" => optional(portkey.api_key.as_ref()),
+            "PORTKEY_BASE_URL" => portkey.base_url.to_string(),
+            "PORTKEY_FALLBACKS" => json(&portkey.fallbacks),
+            "PORTKEY_STRATEGY" => portkey.strategy.to_string(),
+            "PORTKEY_CACHE_ENABLED" => portkey.cache_enabled.to_string(),
+            "TRACE_ID" => optional(portkey.trace_id.as_ref()),
+            "VIRTUAL_KEY" => optional(portkey.virtual_key.as_ref()),
+            "LLM_REQUEST_TIMEOUT" => seconds(resilience.request_timeout),
+            "LLM_MAX_RETRIES" => resilience.max_retries.to_string(),
+            "LLM_RETRY_DELAY" => seconds(resilience.retry_delay),
+            "LLM_RETRY_MAX_DELAY" => seconds(resilience.retry_max_delay),
+            "LLM_RETRYABLE_ERRORS" => resilience
+                .retryable_errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            // A variable added to the table but not here is caught by a unit test.
+            _ => "?".to_owned(),
+        }
+    }
+}
+
+struct RedactedHeaders<'a>(&'a BTreeMap<String, String>);
+
+impl Serialize for RedactedHeaders<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_headers(self.0, serializer)
+    }
+}
+
 /// The models a request goes through, in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -382,6 +443,16 @@ fn serialize_headers<S: serde::Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_variable_is_described() {
+        for (name, value) in Settings::default().describe() {
+            assert_ne!(
+                value, "?",
+                "{name} is missing from Settings::describe_variable"
+            );
+        }
+    }
 
     #[test]
     fn default_urls_are_the_hosted_services() {

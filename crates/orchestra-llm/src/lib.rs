@@ -1,0 +1,31 @@
+//! Call LLMs through OpenRouter and Portkey without being stopped by rate limits, outages or
+//! cost.
+//!
+//! This crate only re-exports the `orchestra-*` crates behind cargo features, so an
+//! application compiles only what it uses. It contains no logic of its own.
+//!
+//! # Feature flags
+//!
+//! - `config` *(enabled by default)*: [`config`], typed settings from the environment and
+//!   `.env`.
+//!
+//! The contract types of `orchestra-core` (requests, responses, streams, [`Error`],
+//! [`Provider`]) are always available at the crate root.
+//!
+//! ```
+//! use orchestra_llm::{ChatRequest, ErrorKind, Message};
+//!
+//! let request = ChatRequest::new(vec![Message::user("Hello")]).agent_type("researcher");
+//! assert_eq!(request.agent_type.as_deref(), Some("researcher"));
+//! assert!(ErrorKind::RateLimited.is_transient());
+//! ```
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[doc(inline)]
+pub use orchestra_core::*;
+
+#[cfg(feature = "config")]
+#[doc(inline)]
+pub use orchestra_config as config;

@@ -1,0 +1,7 @@
+//! Workspace-level integration tests: scenarios that cross crate boundaries, run through the
+//! public APIs the way users call them.
+
+// In tests a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config_check;
