@@ -29,6 +29,36 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+
+    /// Run the built-in simulated OpenRouter on loopback, to try agents against rate limits
+    /// and outages offline. Prints its base URL as the first line of stdout, then serves
+    /// until interrupted (Ctrl-C).
+    ///
+    /// Point orchestra (or any OpenAI-compatible client) at it with
+    /// `OPENROUTER_BASE_URL=<printed URL>`. Scenario files are described in docs/simulator.md.
+    Sim(SimArgs),
+}
+
+/// Flags of `orchestra sim`.
+#[derive(Debug, Args)]
+#[non_exhaustive]
+pub struct SimArgs {
+    /// Port on 127.0.0.1 (0 picks a free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+
+    /// Accept only this bearer key (default: any key).
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+
+    /// Scenario file (TOML, or JSON when it ends in .json): models, prices, latencies,
+    /// quotas and faults.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+
+    /// Simulated seconds per real second for quota windows (60: a minute lasts a second).
+    #[arg(long, value_name = "FACTOR")]
+    pub time_scale: Option<f64>,
 }
 
 /// `orchestra config …`

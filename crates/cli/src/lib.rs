@@ -18,10 +18,11 @@
 
 mod cli;
 mod config_check;
+mod sim;
 
 use std::io::{self, Write};
 
-pub use cli::{Cli, Command, ConfigCheckArgs, ConfigCommand};
+pub use cli::{Cli, Command, ConfigCheckArgs, ConfigCommand, SimArgs};
 use orchestra_config::ConfigErrors;
 
 /// The process exit status of a command.
@@ -65,6 +66,7 @@ pub fn run(
     let mut output = Output { out, err };
     let result = match &cli.command {
         Command::Config(ConfigCommand::Check(args)) => config_check::run(args, source, &mut output),
+        Command::Sim(args) => sim::run(args, &mut output),
     };
     match result {
         Ok(status) => status,

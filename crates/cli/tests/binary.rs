@@ -98,3 +98,71 @@ fn usage_errors_exit_2() {
     let output = orchestra(dir.path(), &["config", "frobnicate"], &[]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Sends one HTTP/1.1 request over a plain socket and returns the whole response text.
+fn http_get(address: &str, path: &str, key: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn sim_prints_its_base_url_first_and_serves_until_killed() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        "[[models]]\nid = \"acme/only-model:free\"\nrpm = 20\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orchestra"))
+        .args(["sim", "--port", "0", "--api-key", "sim-key", "--scenario"])
+        .arg(&scenario)
+        .env_clear()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    let base_url = first_line.trim();
+    let address = base_url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix("/api/v1"))
+        .unwrap_or_else(|| panic!("unexpected first line {first_line:?}"));
+
+    let models = http_get(address, "/api/v1/models", "sim-key");
+    let wrong_key = http_get(address, "/api/v1/models", "other-key");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert!(models.starts_with("HTTP/1.1 200"), "{models}");
+    assert!(models.contains("acme/only-model:free"), "{models}");
+    assert!(wrong_key.starts_with("HTTP/1.1 401"), "{wrong_key}");
+}
+
+#[test]
+fn sim_with_a_bad_scenario_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("bad.toml");
+    std::fs::write(&scenario, "[[models]]\nid = \"a\"\nrmp = 20\n").unwrap();
+    let output = orchestra(
+        dir.path(),
+        &["sim", "--scenario", scenario.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.toml"), "{stderr}");
+    assert!(stderr.contains("rmp"), "{stderr}");
+}
