@@ -29,3 +29,8 @@ pub use orchestra_core::*;
 #[cfg(feature = "config")]
 #[doc(inline)]
 pub use orchestra_config as config;
+
+/// Compiles and runs the README's example, so the front page never drifts from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
