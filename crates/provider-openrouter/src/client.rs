@@ -1,0 +1,781 @@
+//! The [`OpenRouter`] client, its builder, and non-streaming chat.
+
+use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration, time::Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use orchestra_core::{
+    Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, Choice, Credits, Error,
+    ErrorKind, FinishReason, ModelInfo, Provider, Secret,
+};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+use tracing::{Instrument, field::Empty};
+
+use crate::{
+    PROVIDER_NAME,
+    errors::{Failure, decode_error, map_error, transport_error},
+    preferences::ProviderPreferences,
+    wire::{Completion, WireError},
+};
+
+/// OpenRouter's public API.
+pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
+
+/// The most entries OpenRouter accepts in the `models` fallback array; longer lists are
+/// rejected with HTTP 400, so the rest stay for client-side routing
+/// ([`ModelChain::remaining`]).
+pub const MAX_SERVER_FALLBACKS: usize = 3;
+
+/// Per-request time limit when none is configured (`LLM_REQUEST_TIMEOUT`'s default).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest non-streaming response body read (64 MiB).
+const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// Largest error body read (1 MiB); the rest is ignored.
+const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
+
+/// An OpenRouter client: implements [`Provider`] as `"openrouter"`.
+///
+/// Cheap to clone: clones share one connection pool and configuration.
+///
+/// ```no_run
+/// use orchestra_core::{ChatRequest, Message, Provider, Secret};
+/// use orchestra_provider_openrouter::OpenRouter;
+///
+/// # async fn demo() -> Result<(), orchestra_core::Error> {
+/// let client = OpenRouter::builder()
+///     .api_key(Secret::new("sk-or-v1-..."))
+///     .default_model("openai/gpt-4o-mini")
+///     .fallback_models(vec!["google/gemini-2.5-flash:free".into()])
+///     .build()?;
+/// let response = client
+///     .chat(&ChatRequest::new(vec![Message::user("Hello")]).max_tokens(256))
+///     .await?;
+/// println!("{} answered: {:?}", response.model, response.content());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct OpenRouter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    api_key: Secret,
+    base_url: String,
+    default_model: Option<String>,
+    fallback_models: Vec<String>,
+    default_chain: ModelChain,
+    request_timeout: Duration,
+    preferences: Option<ProviderPreferences>,
+}
+
+impl fmt::Debug for OpenRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the reqwest client: its Debug prints the default headers.
+        let inner = &self.inner;
+        f.debug_struct("OpenRouter")
+            .field("base_url", &inner.base_url)
+            .field("api_key", &inner.api_key)
+            .field("default_model", &inner.default_model)
+            .field("fallback_models", &inner.fallback_models)
+            .field("request_timeout", &inner.request_timeout)
+            .field("preferences", &inner.preferences)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The models one request goes out with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ModelChain {
+    /// The body's `model`: the request's own model, else the default model, else the first
+    /// fallback. `None` lets OpenRouter use the account's default.
+    pub model: Option<String>,
+    /// The body's `models`: at most [`MAX_SERVER_FALLBACKS`] fallbacks, tried server-side.
+    pub server_fallbacks: Vec<String>,
+    /// Fallbacks that did not fit in `models`, for client-side routing.
+    pub remaining: Vec<String>,
+}
+
+impl OpenRouter {
+    /// A builder; only the API key is required.
+    pub fn builder() -> OpenRouterBuilder {
+        OpenRouterBuilder::default()
+    }
+
+    /// A client configured from `OPENROUTER_*` and `LLM_REQUEST_TIMEOUT`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] when `OPENROUTER_API_KEY` is missing or a value is unusable
+    /// (bad header name, bad URL).
+    pub fn from_settings(settings: &orchestra_config::Settings) -> Result<Self, Error> {
+        let openrouter = &settings.openrouter;
+        let mut builder = Self::builder()
+            .base_url(openrouter.base_url.as_str())
+            .fallback_models(openrouter.free_fallbacks.clone())
+            .headers(openrouter.headers.clone())
+            .request_timeout(settings.resilience.request_timeout);
+        if let Some(key) = &openrouter.api_key {
+            builder = builder.api_key(key.clone());
+        }
+        if let Some(model) = &openrouter.default_model {
+            builder = builder.default_model(model.clone());
+        }
+        builder.build()
+    }
+
+    /// The base URL requests go to, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The configured default model.
+    pub fn default_model(&self) -> Option<&str> {
+        self.inner.default_model.as_deref()
+    }
+
+    /// Every configured fallback model, in order.
+    pub fn fallback_models(&self) -> &[String] {
+        &self.inner.fallback_models
+    }
+
+    /// The fallbacks of a request without its own model that do not fit in OpenRouter's
+    /// `models` array (see [`MAX_SERVER_FALLBACKS`]): for client-side routing.
+    pub fn remaining_fallbacks(&self) -> &[String] {
+        &self.inner.default_chain.remaining
+    }
+
+    /// The per-request time limit.
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
+    }
+
+    /// The models `request` goes out with: its own model (or the default), then the
+    /// fallbacks without duplicates, split at [`MAX_SERVER_FALLBACKS`].
+    pub fn model_chain(&self, request: &ChatRequest) -> ModelChain {
+        match &request.model {
+            None => self.inner.default_chain.clone(),
+            Some(model) => build_chain(Some(model.clone()), &self.inner.fallback_models),
+        }
+    }
+
+    /// The JSON body sent for `request`.
+    ///
+    /// `model`/`models` come from [`model_chain`](Self::model_chain) unless the request sets
+    /// `extra["models"]` itself (cut to [`MAX_SERVER_FALLBACKS`]); the client's
+    /// [`ProviderPreferences`] are merged under `extra["provider"]` (the request's keys win).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::BadRequest`] if the request does not serialise to a JSON object.
+    pub fn request_body(&self, request: &ChatRequest, stream: bool) -> Result<Value, Error> {
+        let chain = self.model_chain(request);
+        self.body(request, &chain, stream).map(Value::Object)
+    }
+
+    fn body(
+        &self,
+        request: &ChatRequest,
+        chain: &ModelChain,
+        stream: bool,
+    ) -> Result<Map<String, Value>, Error> {
+        let mut body = match serde_json::to_value(request) {
+            Ok(Value::Object(body)) => body,
+            Ok(_) => {
+                return Err(Error::new(
+                    ErrorKind::BadRequest,
+                    "the request did not serialise to a JSON object",
+                ));
+            }
+            Err(error) => {
+                return Err(Error::new(
+                    ErrorKind::BadRequest,
+                    "the request could not be serialised",
+                )
+                .with_source(error));
+            }
+        };
+        // Never sent, whatever `extra` says.
+        body.remove("agent_type");
+        match &chain.model {
+            Some(model) => {
+                body.insert("model".into(), Value::String(model.clone()));
+            }
+            None => {
+                body.remove("model");
+            }
+        }
+        match body.get_mut("models") {
+            Some(Value::Array(models)) => {
+                if models.len() > MAX_SERVER_FALLBACKS {
+                    tracing::warn!(
+                        given = models.len(),
+                        kept = MAX_SERVER_FALLBACKS,
+                        "request extra[\"models\"] is longer than OpenRouter accepts; cut"
+                    );
+                    models.truncate(MAX_SERVER_FALLBACKS);
+                }
+            }
+            Some(_) => {}
+            None if chain.server_fallbacks.is_empty() => {}
+            None => {
+                body.insert(
+                    "models".into(),
+                    Value::Array(
+                        chain
+                            .server_fallbacks
+                            .iter()
+                            .cloned()
+                            .map(Value::String)
+                            .collect(),
+                    ),
+                );
+            }
+        }
+        let mut provider = self
+            .inner
+            .preferences
+            .as_ref()
+            .map(ProviderPreferences::to_object)
+            .unwrap_or_default();
+        match body.remove("provider") {
+            None => {}
+            Some(Value::Object(overrides)) => {
+                for (key, value) in overrides {
+                    if value.is_null() {
+                        provider.remove(&key);
+                    } else {
+                        provider.insert(key, value);
+                    }
+                }
+            }
+            Some(Value::Null) => provider.clear(),
+            Some(other) => {
+                body.insert("provider".into(), other);
+                provider.clear();
+            }
+        }
+        if !provider.is_empty() {
+            body.insert("provider".into(), Value::Object(provider));
+        }
+        body.insert("stream".into(), Value::Bool(stream));
+        Ok(body)
+    }
+
+    /// Sends a chat request; returns the raw response once its headers arrived.
+    pub(crate) async fn send_chat(
+        &self,
+        request: &ChatRequest,
+        chain: &ModelChain,
+        stream: bool,
+    ) -> Result<reqwest::Response, Error> {
+        let model = chain.model.as_deref();
+        let body = serde_json::to_vec(&self.body(request, chain, stream)?)
+            .map_err(|error| decode_error("could not encode the request", Some(error), model))?;
+        let mut builder = self
+            .inner
+            .http
+            .post(self.url("chat/completions"))
+            .bearer_auth(self.inner.api_key.expose())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        if stream {
+            builder = builder.header(ACCEPT, "text/event-stream");
+            // The limit covers the wait for the response head; the client's read timeout
+            // then bounds each silence in the stream, not its whole length.
+            match tokio::time::timeout(self.inner.request_timeout, builder.send()).await {
+                Ok(result) => result.map_err(|error| transport_error(error, model)),
+                Err(_) => Err(self.timeout_error(model)),
+            }
+        } else {
+            builder
+                .timeout(self.inner.request_timeout)
+                .send()
+                .await
+                .map_err(|error| transport_error(error, model))
+        }
+    }
+
+    pub(crate) fn timeout_error(&self, model: Option<&str>) -> Error {
+        let mut error = Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "no response within {:?} (LLM_REQUEST_TIMEOUT)",
+                self.inner.request_timeout
+            ),
+        )
+        .with_provider(PROVIDER_NAME);
+        if let Some(model) = model {
+            error = error.with_model(model);
+        }
+        error
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.inner.base_url)
+    }
+
+    pub(crate) fn api_key(&self) -> &Secret {
+        &self.inner.api_key
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// Maps a non-2xx response to an error, reading (a bounded part of) its body.
+    pub(crate) async fn error_from_response(
+        &self,
+        response: reqwest::Response,
+        model: Option<&str>,
+    ) -> Error {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match read_body(response, MAX_ERROR_BODY_BYTES, model, true).await {
+            Ok(body) => body,
+            Err(error) => return error,
+        };
+        map_error(Failure {
+            http_status: Some(status),
+            headers: Some(&headers),
+            error: None,
+            body: &body,
+            model,
+            api_key: Some(&self.inner.api_key),
+        })
+    }
+
+    async fn chat_once(
+        &self,
+        request: &ChatRequest,
+        chain: &ModelChain,
+        started: Instant,
+    ) -> Result<ChatResponse, Error> {
+        let model = chain.model.as_deref();
+        let response = self.send_chat(request, chain, false).await?;
+        let status = response.status().as_u16();
+        tracing::Span::current().record("status", status);
+        if !response.status().is_success() {
+            return Err(self.error_from_response(response, model).await);
+        }
+        let headers = response.headers().clone();
+        let body = read_body(response, MAX_BODY_BYTES, model, false).await?;
+        let completion: Completion = serde_json::from_slice(&body).map_err(|error| {
+            decode_error("the chat completion is not valid JSON", Some(error), model)
+        })?;
+        let in_body_failure = |error: &WireError| {
+            map_error(Failure {
+                http_status: Some(status),
+                headers: Some(&headers),
+                error: Some(error),
+                body: &body,
+                model,
+                api_key: Some(&self.inner.api_key),
+            })
+        };
+        if let Some(error) = &completion.error {
+            return Err(in_body_failure(error));
+        }
+        let wire_choices = completion.choices.unwrap_or_default();
+        if wire_choices.is_empty() {
+            return Err(decode_error(
+                "the chat completion has no choices and no error",
+                None,
+                model,
+            ));
+        }
+        let mut choices = Vec::with_capacity(wire_choices.len());
+        for (position, choice) in (0u32..).zip(wire_choices) {
+            if choice.error.is_some() || choice.finish_reason.as_deref() == Some("error") {
+                let error = choice.error.unwrap_or_else(|| WireError {
+                    message: Some(
+                        "the provider failed mid-generation (finish_reason \"error\")".into(),
+                    ),
+                    ..WireError::default()
+                });
+                return Err(in_body_failure(&error));
+            }
+            let finish_reason = choice
+                .finish_reason
+                .filter(|reason| !reason.is_empty())
+                .map(|reason| FinishReason::from(reason.as_str()));
+            choices.push(Choice::new(
+                choice.index.unwrap_or(position),
+                choice.message.unwrap_or_default().into_message(),
+                finish_reason,
+            ));
+        }
+        let id = completion
+            .id
+            .or_else(|| generation_id_header(&headers))
+            .unwrap_or_default();
+        let served = completion
+            .model
+            .or_else(|| chain.model.clone())
+            .unwrap_or_default();
+        let mut response = ChatResponse::new(id, served.clone(), PROVIDER_NAME, choices);
+        response.upstream_provider = completion.provider;
+        response.usage = completion.usage.map(crate::wire::WireUsage::into_usage);
+        let latency = started.elapsed();
+        response.metadata.attempts = vec![
+            Attempt::new(PROVIDER_NAME, served, AttemptOutcome::Success, latency)
+                .with_status(Some(status)),
+        ];
+        response.metadata.latency = latency;
+        Ok(response)
+    }
+}
+
+#[async_trait]
+impl Provider for OpenRouter {
+    fn name(&self) -> &str {
+        PROVIDER_NAME
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        let chain = self.model_chain(request);
+        let span = tracing::info_span!(
+            "openrouter.chat",
+            model = chain.model.as_deref().unwrap_or("(account default)"),
+            fallbacks = chain.server_fallbacks.len(),
+            stream = false,
+            served_model = Empty,
+            upstream_provider = Empty,
+            status = Empty,
+            latency_ms = Empty,
+            prompt_tokens = Empty,
+            completion_tokens = Empty,
+            cost_usd = Empty,
+            error_kind = Empty,
+        );
+        let started = Instant::now();
+        let result = self
+            .chat_once(request, &chain, started)
+            .instrument(span.clone())
+            .await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        span.record("latency_ms", latency_ms);
+        match &result {
+            Ok(response) => {
+                span.record("served_model", response.model.as_str());
+                if let Some(upstream) = &response.upstream_provider {
+                    span.record("upstream_provider", upstream.as_str());
+                }
+                if let Some(usage) = &response.usage {
+                    span.record("prompt_tokens", usage.prompt_tokens);
+                    span.record("completion_tokens", usage.completion_tokens);
+                    if let Some(cost) = usage.cost_usd {
+                        span.record("cost_usd", cost);
+                    }
+                }
+                span.in_scope(|| tracing::debug!("chat completed"));
+            }
+            Err(error) => {
+                span.record("error_kind", error.kind().as_str());
+                if let Some(status) = error.status() {
+                    span.record("status", status);
+                }
+                span.in_scope(|| tracing::debug!(%error, "chat failed"));
+            }
+        }
+        result
+    }
+
+    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        crate::streaming::start(self, request).await
+    }
+
+    async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
+        crate::account::models(self).await
+    }
+
+    async fn credits(&self) -> Result<Credits, Error> {
+        crate::account::credits(self).await
+    }
+}
+
+/// `X-Generation-Id`, when the body has no `id`.
+pub(crate) fn generation_id_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-generation-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Reads a response body up to `limit` bytes. For error bodies (`truncate`) the rest is
+/// dropped; for answers, a larger body is a [`ErrorKind::Decode`] error.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+    model: Option<&str>,
+    truncate: bool,
+) -> Result<Bytes, Error> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    if truncate {
+                        let room = limit - body.len();
+                        body.extend_from_slice(&chunk[..room]);
+                        break;
+                    }
+                    return Err(decode_error(
+                        &format!("the response body exceeds {limit} bytes"),
+                        None,
+                        model,
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(error) => return Err(transport_error(error, model)),
+        }
+    }
+    Ok(Bytes::from(body))
+}
+
+fn build_chain(primary: Option<String>, fallbacks: &[String]) -> ModelChain {
+    let mut rest: Vec<String> = Vec::new();
+    for model in fallbacks {
+        if primary.as_ref() != Some(model) && !rest.contains(model) {
+            rest.push(model.clone());
+        }
+    }
+    let model = match primary {
+        Some(model) => Some(model),
+        None if rest.is_empty() => None,
+        None => Some(rest.remove(0)),
+    };
+    let remaining = rest.split_off(rest.len().min(MAX_SERVER_FALLBACKS));
+    ModelChain {
+        model,
+        server_fallbacks: rest,
+        remaining,
+    }
+}
+
+/// Builds an [`OpenRouter`]. Every problem is reported by [`build`](Self::build).
+#[must_use]
+#[derive(Default)]
+pub struct OpenRouterBuilder {
+    api_key: Option<Secret>,
+    base_url: Option<String>,
+    default_model: Option<String>,
+    fallback_models: Vec<String>,
+    headers: BTreeMap<String, String>,
+    request_timeout: Option<Duration>,
+    preferences: Option<ProviderPreferences>,
+}
+
+impl fmt::Debug for OpenRouterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values may be credentials: show names only.
+        f.debug_struct("OpenRouterBuilder")
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("default_model", &self.default_model)
+            .field("fallback_models", &self.fallback_models)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("request_timeout", &self.request_timeout)
+            .field("preferences", &self.preferences)
+            .finish()
+    }
+}
+
+impl OpenRouterBuilder {
+    /// The API key (`sk-or-v1-…`), sent as `Authorization: Bearer`. Required.
+    pub fn api_key(mut self, api_key: Secret) -> Self {
+        self.api_key = Some(api_key);
+        self
+    }
+
+    /// The API base URL; default [`DEFAULT_BASE_URL`].
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// The model used when a request names none.
+    pub fn default_model(mut self, model: impl Into<String>) -> Self {
+        self.default_model = Some(model.into());
+        self
+    }
+
+    /// Fallback models, in order: the first [`MAX_SERVER_FALLBACKS`] go out as `models`.
+    pub fn fallback_models(mut self, models: Vec<String>) -> Self {
+        self.fallback_models = models;
+        self
+    }
+
+    /// Extra headers on every request (`HTTP-Referer`, `X-OpenRouter-Title`, …). A title given
+    /// as `X-Title` or `X-OpenRouter-Title` is sent under both names.
+    pub fn headers<I, K, V>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.headers.extend(
+            headers
+                .into_iter()
+                .map(|(name, value)| (name.into(), value.into())),
+        );
+        self
+    }
+
+    /// One extra header; see [`headers`](Self::headers).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// Time limit of one request (`LLM_REQUEST_TIMEOUT`); default 30 s. For streams it bounds
+    /// the wait for the response head and each silence between chunks.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Provider routing preferences for every request; see [`ProviderPreferences`].
+    pub fn provider_preferences(mut self, preferences: ProviderPreferences) -> Self {
+        self.preferences = Some(preferences);
+        self
+    }
+
+    /// Validates the configuration and builds the client (one connection pool).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] for a missing or unusable API key, a bad base URL, a zero
+    /// timeout, or a header name or value HTTP does not allow.
+    pub fn build(self) -> Result<OpenRouter, Error> {
+        let api_key = self
+            .api_key
+            .filter(|key| !key.expose().trim().is_empty())
+            .ok_or_else(|| Error::config("OpenRouter needs an API key (OPENROUTER_API_KEY)"))?;
+        if HeaderValue::from_str(&format!("Bearer {}", api_key.expose())).is_err() {
+            return Err(Error::config(
+                "the OpenRouter API key contains characters an HTTP header cannot carry",
+            ));
+        }
+
+        let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let parsed = url::Url::parse(base_url.trim()).map_err(|error| {
+            Error::config(format!("invalid OpenRouter base URL `{base_url}`: {error}"))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
+            return Err(Error::config(format!(
+                "invalid OpenRouter base URL `{base_url}`: expected http(s)://host/path"
+            )));
+        }
+        let base_url = parsed.as_str().trim_end_matches('/').to_owned();
+
+        let request_timeout = self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+        if request_timeout.is_zero() {
+            return Err(Error::config(
+                "the request timeout must be greater than zero",
+            ));
+        }
+
+        let headers = default_headers(&self.headers)?;
+
+        let default_model = self
+            .default_model
+            .map(|model| model.trim().to_owned())
+            .filter(|model| !model.is_empty());
+        let mut fallback_models: Vec<String> = Vec::new();
+        for model in self.fallback_models {
+            let model = model.trim();
+            if !model.is_empty() && !fallback_models.iter().any(|known| known == model) {
+                fallback_models.push(model.to_owned());
+            }
+        }
+        let default_chain = build_chain(default_model.clone(), &fallback_models);
+
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("orchestra-llm/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(request_timeout)
+            .read_timeout(request_timeout)
+            .build()
+            .map_err(|error| Error::config("could not build the HTTP client").with_source(error))?;
+
+        Ok(OpenRouter {
+            inner: Arc::new(Inner {
+                http,
+                api_key,
+                base_url,
+                default_model,
+                fallback_models,
+                default_chain,
+                request_timeout,
+                preferences: self.preferences,
+            }),
+        })
+    }
+}
+
+fn default_headers(headers: &BTreeMap<String, String>) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::new();
+    let mut title = None;
+    for (name, value) in headers {
+        let header_name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+            Error::config(format!(
+                "invalid header name `{name}` in OPENROUTER_HEADERS"
+            ))
+        })?;
+        let mut header_value = HeaderValue::from_str(value.trim()).map_err(|_| {
+            Error::config(format!(
+                "the value of header `{name}` in OPENROUTER_HEADERS is not a valid header value"
+            ))
+        })?;
+        if header_name == reqwest::header::AUTHORIZATION {
+            return Err(Error::config(
+                "OPENROUTER_HEADERS must not set Authorization; use OPENROUTER_API_KEY",
+            ));
+        }
+        header_value.set_sensitive(!is_public_header(&header_name));
+        if matches!(header_name.as_str(), "x-title" | "x-openrouter-title") {
+            title.get_or_insert_with(|| header_value.clone());
+        }
+        map.insert(header_name, header_value);
+    }
+    if let Some(title) = title {
+        for name in ["x-openrouter-title", "x-title"] {
+            map.entry(name).or_insert_with(|| title.clone());
+        }
+    }
+    Ok(map)
+}
+
+/// Attribution headers are public; anything else might be a credential.
+fn is_public_header(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "http-referer" | "referer" | "x-title" | "x-openrouter-title" | "x-openrouter-categories"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_dedupes_and_splits_at_three() {
+        let fallbacks: Vec<String> = ["a", "b", "a", "c", "d", "e"].map(String::from).to_vec();
+        let chain = build_chain(Some("b".into()), &fallbacks);
+        assert_eq!(chain.model.as_deref(), Some("b"));
+        assert_eq!(chain.server_fallbacks, ["a", "c", "d"]);
+        assert_eq!(chain.remaining, ["e"]);
+
+        let chain = build_chain(None, &fallbacks[..2]);
+        assert_eq!(chain.model.as_deref(), Some("a"));
+        assert_eq!(chain.server_fallbacks, ["b"]);
+        assert_eq!(build_chain(None, &[]), ModelChain::default());
+    }
+}
