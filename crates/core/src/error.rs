@@ -349,6 +349,8 @@ struct Inner {
     retry_after: Option<Duration>,
     rate_limit_scope: Option<RateLimitScope>,
     partial_content: Option<String>,
+    affordable_max_tokens: Option<u32>,
+    upstream_code: Option<String>,
     attempts: Vec<Attempt>,
     source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
 }
@@ -366,6 +368,8 @@ impl Error {
                 retry_after: None,
                 rate_limit_scope: None,
                 partial_content: None,
+                affordable_max_tokens: None,
+                upstream_code: None,
                 attempts: Vec::new(),
                 source: None,
             }),
@@ -444,6 +448,31 @@ impl Error {
         self
     }
 
+    /// Keeps the text a stream delivered before it failed, whatever the failure's kind
+    /// (an error event mid-stream, a stall, a cut connection).
+    #[must_use]
+    pub fn with_partial_content(mut self, partial_content: impl Into<String>) -> Self {
+        self.inner.partial_content = Some(partial_content.into());
+        self
+    }
+
+    /// For [`ErrorKind::InsufficientCredits`]: the largest `max_tokens` the balance can pay
+    /// for, as the upstream computed it.
+    #[must_use]
+    pub fn with_affordable_max_tokens(mut self, tokens: u32) -> Self {
+        self.inner.affordable_max_tokens = Some(tokens);
+        self
+    }
+
+    /// The upstream's own machine-readable error code (OpenRouter's `error_type`, an
+    /// OpenAI-style `code`), kept verbatim for callers that need finer detail than
+    /// [`ErrorKind`].
+    #[must_use]
+    pub fn with_upstream_code(mut self, code: impl Into<String>) -> Self {
+        self.inner.upstream_code = Some(code.into());
+        self
+    }
+
     /// Records the attempts made before this error (retries, fallbacks).
     #[must_use]
     pub fn with_attempts(mut self, attempts: Vec<Attempt>) -> Self {
@@ -484,9 +513,30 @@ impl Error {
         self.inner.rate_limit_scope
     }
 
-    /// For [`ErrorKind::StreamInterrupted`]: the text received before the stream broke.
+    /// The text a stream delivered before it broke: always set for
+    /// [`ErrorKind::StreamInterrupted`], and for any other error that ended a stream after
+    /// content had arrived.
     pub fn partial_content(&self) -> Option<&str> {
         self.inner.partial_content.as_deref()
+    }
+
+    /// For [`ErrorKind::InsufficientCredits`]: the largest `max_tokens` the balance can pay
+    /// for, when the upstream said (OpenRouter: "can only afford N").
+    ///
+    /// ```
+    /// use orchestra_core::{Error, ErrorKind};
+    ///
+    /// let error = Error::new(ErrorKind::InsufficientCredits, "can only afford 512 tokens")
+    ///     .with_affordable_max_tokens(512);
+    /// assert_eq!(error.affordable_max_tokens(), Some(512));
+    /// ```
+    pub fn affordable_max_tokens(&self) -> Option<u32> {
+        self.inner.affordable_max_tokens
+    }
+
+    /// The upstream's own error code, verbatim, when it sent one.
+    pub fn upstream_code(&self) -> Option<&str> {
+        self.inner.upstream_code.as_deref()
     }
 
     /// The attempts made before this error, in order (empty when there was one try).
@@ -528,6 +578,12 @@ impl fmt::Debug for Error {
         }
         if let Some(partial) = &inner.partial_content {
             debug.field("partial_content", partial);
+        }
+        if let Some(tokens) = inner.affordable_max_tokens {
+            debug.field("affordable_max_tokens", &tokens);
+        }
+        if let Some(code) = &inner.upstream_code {
+            debug.field("upstream_code", code);
         }
         if !inner.attempts.is_empty() {
             debug.field("attempts", &inner.attempts);

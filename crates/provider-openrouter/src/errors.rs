@@ -138,6 +138,14 @@ pub(crate) fn map_error(failure: Failure<'_>) -> Error {
     if let Some(retry_after) = retry_after(failure.headers, error) {
         mapped = mapped.with_retry_after(retry_after);
     }
+    if let Some(code) = error_type {
+        mapped = mapped.with_upstream_code(code);
+    }
+    if kind == ErrorKind::InsufficientCredits
+        && let Some(affordable) = parse_affordable(&upstream_message)
+    {
+        mapped = mapped.with_affordable_max_tokens(affordable);
+    }
     mapped
 }
 

@@ -21,7 +21,7 @@
 //!   context-length and moderation messages), with `Retry-After` /
 //!   `availability.retry_after` / `X-RateLimit-Reset` as the retry hint. An HTTP 200 whose
 //!   body is an error is an error. A 402 "can only afford N" says N
-//!   ([`affordable_max_tokens`]).
+//!   ([`Error::affordable_max_tokens`](orchestra_core::Error::affordable_max_tokens)).
 //! - **Account**: [`models`](orchestra_core::Provider::models),
 //!   [`credits`](orchestra_core::Provider::credits) (`/credits` + `/key`, tolerant of keys
 //!   that may not read `/credits`), and [`OpenRouter::generation`].
@@ -54,20 +54,3 @@ pub use streaming::{MAX_SSE_EVENT_BYTES, MAX_SSE_LINE_BYTES};
 
 /// The provider name in attempts, errors and logs.
 pub const PROVIDER_NAME: &str = "openrouter";
-
-/// For an [`InsufficientCredits`](orchestra_core::ErrorKind::InsufficientCredits) error
-/// from OpenRouter's affordability check: how many completion tokens the account can pay
-/// for, so the caller can retry once with `max_tokens` at most that.
-///
-/// ```
-/// use orchestra_core::{Error, ErrorKind};
-/// use orchestra_provider_openrouter::affordable_max_tokens;
-///
-/// let error = Error::new(ErrorKind::InsufficientCredits, "can only afford 30104 tokens");
-/// assert_eq!(affordable_max_tokens(&error), Some(30104));
-/// ```
-pub fn affordable_max_tokens(error: &orchestra_core::Error) -> Option<u32> {
-    (error.kind() == orchestra_core::ErrorKind::InsufficientCredits)
-        .then(|| errors::parse_affordable(error.message()))
-        .flatten()
-}

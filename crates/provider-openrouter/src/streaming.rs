@@ -180,7 +180,11 @@ impl StreamState {
         error
     }
 
-    fn fail(&mut self, error: Error) {
+    /// Ends the stream with `error`, carrying the text delivered so far whatever its kind.
+    fn fail(&mut self, mut error: Error) {
+        if error.partial_content().is_none() && !self.partial.is_empty() {
+            error = error.with_partial_content(self.partial.clone());
+        }
         log_failure(self.model(), &error, self.started_at);
         self.pending.push_back(Err(error));
         self.terminated = true;

@@ -3,7 +3,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use orchestra_core::{ChatRequest, ErrorKind, Message, Provider, RateLimitScope};
-use orchestra_provider_openrouter::affordable_max_tokens;
 use serde_json::{Value, json};
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -341,7 +340,7 @@ async fn the_402_says_how_many_tokens_are_affordable() {
     let error = client(&server).chat(&request()).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InsufficientCredits);
     assert!(!error.is_retryable());
-    assert_eq!(affordable_max_tokens(&error), Some(30104));
+    assert_eq!(error.affordable_max_tokens(), Some(30104));
 }
 
 #[tokio::test]

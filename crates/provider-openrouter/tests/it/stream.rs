@@ -92,6 +92,12 @@ async fn a_mid_stream_error_with_choices_is_typed() {
     let error = error.unwrap();
     assert_eq!(error.kind(), ErrorKind::RateLimited, "{error}");
     assert_eq!(error.status(), Some(429));
+    assert_eq!(error.upstream_code(), Some("rate_limit_exceeded"));
+    assert_eq!(
+        error.partial_content(),
+        Some("Hi"),
+        "delivered text survives"
+    );
     assert_eq!(events.len(), 2);
 }
 
@@ -108,6 +114,7 @@ async fn a_mid_stream_error_without_choices_and_a_string_code_is_typed() {
     let error = error.unwrap();
     assert_eq!(error.kind(), ErrorKind::RateLimited);
     assert!(error.retry_after().is_some());
+    assert_eq!(error.partial_content(), None, "nothing was delivered");
     assert!(events.is_empty());
 }
 
