@@ -41,8 +41,8 @@ mod variables;
 pub use error::{ConfigError, ConfigErrors, ConfigWarning, Problem};
 pub use load::Loaded;
 pub use settings::{
-    OpenRouterSettings, PortkeySettings, ProviderKind, ResilienceSettings, Route, Settings,
-    Strategy, Target, TargetRetry,
+    OpenRouterSettings, PortkeySettings, ProviderKind, RateLimit, ResilienceSettings, Route,
+    Settings, Strategy, Target, TargetRetry,
 };
 pub use source::{EnvSource, EnvValue, Environment, MapEnv, Origin};
 pub use variables::{

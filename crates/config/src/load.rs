@@ -10,8 +10,8 @@ use crate::{
     error::{ConfigError, ConfigErrors, ConfigWarning, Problem, suggest},
     json,
     settings::{
-        OpenRouterSettings, PortkeySettings, ProviderKind, ResilienceSettings, Settings, Strategy,
-        Target,
+        OpenRouterSettings, PortkeySettings, ProviderKind, RateLimit, ResilienceSettings, Settings,
+        Strategy, Target,
     },
     source::{EnvSource, Environment, Origin},
     variables::{OWNED_PREFIXES, PORTKEY_PROVIDERS, VARIABLES},
@@ -601,12 +601,98 @@ impl<'a> Loader<'a> {
                 classes
             }
         };
+        let request_deadline =
+            self.duration("LLM_REQUEST_DEADLINE", defaults.request_deadline, false);
+        let rate_limit_redis_url = self.redis_url("LLM_RATE_LIMIT_REDIS_URL");
+        let rate_limits = self.rate_limits("LLM_RATE_LIMITS", defaults.rate_limits);
         ResilienceSettings {
             request_timeout,
             max_retries,
             retry_delay,
             retry_max_delay,
             retryable_errors,
+            request_deadline,
+            rate_limits,
+            rate_limit_redis_url,
+        }
+    }
+
+    fn rate_limits(
+        &mut self,
+        name: &'static str,
+        default: BTreeMap<String, RateLimit>,
+    ) -> BTreeMap<String, RateLimit> {
+        // Unset keeps the default; a value that does not parse is reported by `json`.
+        let Some((map, origin)) = self.json::<BTreeMap<String, RateLimit>>(name) else {
+            return default;
+        };
+        let mut valid = BTreeMap::new();
+        for (pattern, limit) in map {
+            let path = format!("[{}]", json_string(&pattern));
+            if pattern.is_empty()
+                || pattern.len() > 256
+                || pattern.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                self.fail_at(
+                    name,
+                    &origin,
+                    path,
+                    Problem::Invalid {
+                        message: "a pattern is a model id in which `*` matches any text, like `*:free` or `openai/*` (no spaces, at most 256 characters)".to_owned(),
+                    },
+                );
+                continue;
+            }
+            if limit.is_unlimited() {
+                self.fail_at(
+                    name,
+                    &origin,
+                    path,
+                    Problem::Invalid {
+                        message: "no quota: set \"rpm\", \"rpd\" or \"tpm\"".to_owned(),
+                    },
+                );
+                continue;
+            }
+            let zero = [("rpm", limit.rpm), ("rpd", limit.rpd), ("tpm", limit.tpm)]
+                .into_iter()
+                .find(|(_, value)| *value == Some(0));
+            if let Some((field, _)) = zero {
+                self.fail_at(
+                    name,
+                    &origin,
+                    format!("{path}.{field}"),
+                    Problem::Invalid {
+                        message: "must be at least 1 (leave the field out for no limit)".to_owned(),
+                    },
+                );
+                continue;
+            }
+            valid.insert(pattern, limit);
+        }
+        valid
+    }
+
+    fn redis_url(&mut self, name: &'static str) -> Option<Secret> {
+        let secret = self.secret(name)?;
+        // Never echo the value: the URL may carry a password.
+        let valid = Url::parse(secret.expose()).is_ok_and(|url| {
+            matches!(url.scheme(), "redis" | "rediss" | "redis+unix" | "unix")
+                && (url.host_str().is_some() || url.scheme().contains("unix"))
+        });
+        if valid {
+            Some(secret)
+        } else {
+            let origin = self.source.get(name).map(|value| value.origin);
+            self.fail(
+                name,
+                origin,
+                Problem::InvalidValue {
+                    expected: "a redis:// or rediss:// URL (the value is not shown: it may hold a password)".to_owned(),
+                    found: None,
+                },
+            );
+            None
         }
     }
 
@@ -623,6 +709,16 @@ impl<'a> Loader<'a> {
                     resilience.retry_max_delay.as_secs_f64()
                 ),
             });
+        }
+        if resilience.request_deadline < resilience.request_timeout {
+            self.warn(
+                "LLM_REQUEST_DEADLINE",
+                format!(
+                    "{}s is less than LLM_REQUEST_TIMEOUT ({}s): an attempt is cut at the deadline before its own timeout",
+                    resilience.request_deadline.as_secs_f64(),
+                    resilience.request_timeout.as_secs_f64()
+                ),
+            );
         }
         match settings.preferred_provider {
             ProviderKind::OpenRouter if settings.openrouter.api_key.is_none() => self.warn(

@@ -149,6 +149,9 @@ impl Settings {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(","),
+            "LLM_REQUEST_DEADLINE" => seconds(resilience.request_deadline),
+            "LLM_RATE_LIMITS" => json(&resilience.rate_limits),
+            "LLM_RATE_LIMIT_REDIS_URL" => optional(resilience.rate_limit_redis_url.as_ref()),
             // A variable added to the table but not here is caught by a unit test.
             _ => "?".to_owned(),
         }
@@ -398,6 +401,97 @@ pub struct ResilienceSettings {
     pub retry_max_delay: Duration,
     /// `LLM_RETRYABLE_ERRORS`, sorted, without duplicates.
     pub retryable_errors: Vec<ErrorClass>,
+    /// `LLM_REQUEST_DEADLINE`: time budget of one call across its attempts and waits.
+    #[serde(rename = "request_deadline_secs", serialize_with = "serialize_seconds")]
+    pub request_deadline: Duration,
+    /// `LLM_RATE_LIMITS`: client-side quotas by model pattern.
+    pub rate_limits: BTreeMap<String, RateLimit>,
+    /// `LLM_RATE_LIMIT_REDIS_URL`: where shared quotas live; a secret, since the URL may
+    /// carry a password.
+    pub rate_limit_redis_url: Option<Secret>,
+}
+
+impl ResilienceSettings {
+    /// OpenRouter's requests per minute for `:free` models.
+    pub const FREE_MODEL_RPM: u32 = 20;
+    /// OpenRouter's requests per day for `:free` models on accounts that bought less than
+    /// 10 USD of credits.
+    pub const FREE_MODEL_RPD: u32 = 50;
+    /// OpenRouter's requests per day for `:free` models once 10 USD of credits were bought.
+    pub const FREE_MODEL_RPD_WITH_CREDITS: u32 = 1000;
+    /// The pattern of OpenRouter's free model variants.
+    pub const FREE_MODEL_PATTERN: &'static str = "*:free";
+
+    /// The default `LLM_RATE_LIMITS`: OpenRouter's published limits for `:free` models.
+    pub fn default_rate_limits() -> BTreeMap<String, RateLimit> {
+        BTreeMap::from([(
+            Self::FREE_MODEL_PATTERN.to_owned(),
+            RateLimit::new()
+                .rpm(Self::FREE_MODEL_RPM)
+                .rpd(Self::FREE_MODEL_RPD),
+        )])
+    }
+}
+
+/// The quotas of one `LLM_RATE_LIMITS` pattern. Unset fields are unlimited.
+///
+/// ```
+/// use orchestra_config::RateLimit;
+///
+/// let limit: RateLimit = serde_json::from_str(r#"{"rpm": 500, "tpm": 200000}"#).unwrap();
+/// assert_eq!(limit, RateLimit::new().rpm(500).tpm(200_000));
+/// assert!(serde_json::from_str::<RateLimit>(r#"{"rps": 5}"#).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// Requests per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    /// Requests per UTC day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpd: Option<u32>,
+    /// Tokens (prompt + completion) per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u32>,
+}
+
+impl RateLimit {
+    /// No quota at all.
+    pub const fn new() -> Self {
+        Self {
+            rpm: None,
+            rpd: None,
+            tpm: None,
+        }
+    }
+
+    /// Sets requests per minute.
+    #[must_use]
+    pub const fn rpm(mut self, rpm: u32) -> Self {
+        self.rpm = Some(rpm);
+        self
+    }
+
+    /// Sets requests per UTC day.
+    #[must_use]
+    pub const fn rpd(mut self, rpd: u32) -> Self {
+        self.rpd = Some(rpd);
+        self
+    }
+
+    /// Sets tokens per minute.
+    #[must_use]
+    pub const fn tpm(mut self, tpm: u32) -> Self {
+        self.tpm = Some(tpm);
+        self
+    }
+
+    /// Whether no quota is set.
+    pub const fn is_unlimited(&self) -> bool {
+        self.rpm.is_none() && self.rpd.is_none() && self.tpm.is_none()
+    }
 }
 
 impl Default for ResilienceSettings {
@@ -408,6 +502,9 @@ impl Default for ResilienceSettings {
             retry_delay: Duration::from_secs(1),
             retry_max_delay: Duration::from_secs(60),
             retryable_errors: ErrorClass::ALL.to_vec(),
+            request_deadline: Duration::from_secs(120),
+            rate_limits: Self::default_rate_limits(),
+            rate_limit_redis_url: None,
         }
     }
 }

@@ -54,6 +54,7 @@ const GENERAL: &str = "General";
 const OPENROUTER: &str = "OpenRouter";
 const PORTKEY: &str = "Portkey";
 const RESILIENCE: &str = "Retries and timeouts";
+const RATE_LIMITS: &str = "Rate limits";
 
 /// Every variable orchestra-llm reads, in documentation order.
 pub const VARIABLES: &[Variable] = &[
@@ -209,6 +210,30 @@ pub const VARIABLES: &[Variable] = &[
         "`connection_error,timeout_error`",
         "Error classes that are retried: `connection_error` (connection failed), `timeout_error` (timeouts, HTTP 408/504/524), `rate_limit_error` (HTTP 429), `service_error` (HTTP 5xx, malformed responses, broken streams).",
     ),
+    var(
+        "LLM_REQUEST_DEADLINE",
+        RESILIENCE,
+        "seconds (number, or with `ms`/`s`/`m`)",
+        "`120`",
+        "`45`",
+        "Time budget of one call: every attempt, backoff and quota wait together. A wait that does not fit (a long `Retry-After`, an exhausted quota) fails at once with a rate-limit error instead, so a router can try another model. Must be greater than 0.",
+    ),
+    var(
+        "LLM_RATE_LIMITS",
+        RATE_LIMITS,
+        "JSON object: model pattern → `{\"rpm\", \"rpd\", \"tpm\"}`",
+        r#"`{"*:free":{"rpm":20,"rpd":50}}`"#,
+        r#"`{"*:free":{"rpm":20,"rpd":1000},"openai/*":{"rpm":500,"tpm":200000}}`"#,
+        "Client-side quotas, checked before a request is sent: requests per minute, requests per UTC day, tokens per minute. A pattern is a model id where `*` matches any text; every pattern that matches a model applies, and a pattern's quota is shared by all the models it matches. The default is OpenRouter's limit for `:free` models (1000 a day once 10 USD of credits were bought). `{}` turns quotas off. See docs/resilience.md.",
+    ),
+    secret(var(
+        "LLM_RATE_LIMIT_REDIS_URL",
+        RATE_LIMITS,
+        "secret URL (`redis://` or `rediss://`)",
+        "- (quotas are per process)",
+        "`redis://127.0.0.1:6379/0`",
+        "Keeps the `LLM_RATE_LIMITS` quotas in Redis, so all processes sharing an API key stay under them together. Needs the `redis` feature of orchestra-resilience.",
+    )),
 ];
 
 /// The prefixes of variables this library owns; others with these prefixes are likely typos.

@@ -93,3 +93,11 @@ fn secrets_never_appear_in_error_messages() {
     assert!(message.contains("OPENROUTER_HEADERS"), "{message}");
     assert!(!message.contains("TOPSECRET"), "{message}");
 }
+
+rejects!(malformed_rate_limits, "LLM_RATE_LIMITS" => r#"{"*:free": {"rpm": 20 "rpd": 50}}"#);
+rejects!(rate_limits_of_wrong_shape, "LLM_RATE_LIMITS" =>
+    r#"{"openai/*": {"rpm": 500, "rps": 5}, "a/b": {"rpm": -1}}"#);
+rejects!(rate_limits_zero_empty_and_bad_pattern, "LLM_RATE_LIMITS" =>
+    r#"{"openai/*": {"rpm": 0}, "*:free": {}, "bad pattern": {"rpd": 5}}"#);
+rejects!(non_positive_deadline, "LLM_REQUEST_DEADLINE" => "0");
+rejects!(redis_url_is_not_echoed, "LLM_RATE_LIMIT_REDIS_URL" => "http://:hunter2@localhost:6379");

@@ -194,3 +194,61 @@ fn warnings_point_at_likely_mistakes() {
     OPENROUTER_DEFUALT_MODEL: unknown variable, ignored (did you mean OPENROUTER_DEFAULT_MODEL?)
     ");
 }
+
+#[test]
+fn rate_limits_and_deadline_resolve() {
+    use orchestra_config::{RateLimit, ResilienceSettings};
+
+    let defaults = Settings::default().resilience;
+    assert_eq!(
+        defaults.rate_limits,
+        ResilienceSettings::default_rate_limits()
+    );
+    assert_eq!(
+        defaults.rate_limits["*:free"],
+        RateLimit::new().rpm(20).rpd(50)
+    );
+
+    let env = MapEnv::from_iter([
+        (
+            "LLM_RATE_LIMITS",
+            r#"{"*:free": {"rpm": 20, "rpd": 1000}, "openai/*": {"rpm": 500, "tpm": 200000}}"#,
+        ),
+        ("LLM_REQUEST_DEADLINE", "45s"),
+        (
+            "LLM_RATE_LIMIT_REDIS_URL",
+            "redis://:hunter2@127.0.0.1:6379/0",
+        ),
+    ]);
+    let loaded = Settings::load(&env).unwrap();
+    let resilience = &loaded.settings.resilience;
+    assert_eq!(
+        resilience.request_deadline,
+        std::time::Duration::from_secs(45)
+    );
+    assert_eq!(resilience.rate_limits.len(), 2);
+    assert_eq!(
+        resilience.rate_limits["openai/*"],
+        RateLimit::new().rpm(500).tpm(200_000)
+    );
+    let described = loaded.settings.describe();
+    let redis = described
+        .iter()
+        .find(|(name, _)| *name == "LLM_RATE_LIMIT_REDIS_URL")
+        .unwrap();
+    assert_eq!(redis.1, "[redacted]");
+    assert!(!format!("{:?}", loaded.settings).contains("hunter2"));
+
+    let off = Settings::load(&MapEnv::from_iter([("LLM_RATE_LIMITS", "{}")])).unwrap();
+    assert!(off.settings.resilience.rate_limits.is_empty());
+
+    let short = Settings::load(&MapEnv::from_iter([("LLM_REQUEST_DEADLINE", "10")])).unwrap();
+    assert!(
+        short
+            .warnings
+            .iter()
+            .any(|warning| warning.variable == "LLM_REQUEST_DEADLINE"),
+        "{:?}",
+        short.warnings
+    );
+}
