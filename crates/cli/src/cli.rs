@@ -30,6 +30,20 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// Send one prompt and print the answer.
+    ///
+    /// The model comes from --model, else the agent's model in AGENT_MODEL_MAP (--agent),
+    /// else OPENROUTER_DEFAULT_MODEL; OPENROUTER_FREE_FALLBACKS answer when it cannot.
+    Chat(ChatArgs),
+
+    /// Show the account's balance, the key's limit and spend, and the free-model quotas that
+    /// follow from them.
+    Credits(CreditsArgs),
+
+    /// List the models the provider offers, with context length and prices per million
+    /// tokens.
+    Models(ModelsArgs),
+
     /// Run the built-in simulated OpenRouter on loopback, to try agents against rate limits
     /// and outages offline. Prints its base URL as the first line of stdout, then serves
     /// until interrupted (Ctrl-C).
@@ -37,6 +51,63 @@ pub enum Command {
     /// Point orchestra (or any OpenAI-compatible client) at it with
     /// `OPENROUTER_BASE_URL=<printed URL>`. Scenario files are described in docs/simulator.md.
     Sim(SimArgs),
+}
+
+/// Flags of `orchestra chat`.
+#[derive(Debug, Args)]
+#[non_exhaustive]
+pub struct ChatArgs {
+    /// Route as this agent type (its model in AGENT_MODEL_MAP goes first).
+    #[arg(long, value_name = "TYPE")]
+    pub agent: Option<String>,
+
+    /// Ask this model first (overrides the agent's and the default model).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// A system prompt sent before PROMPT.
+    #[arg(long, value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Most tokens to generate (OpenRouter checks the balance can pay for them).
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
+
+    /// Print tokens as they arrive. With --json the answer is still streamed, then printed
+    /// as one JSON object.
+    #[arg(long)]
+    pub stream: bool,
+
+    /// Print one JSON object: content, model (the one that served), provider,
+    /// finish_reason, usage, cache, attempts, latency_ms.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The prompt; `-` reads it from standard input.
+    #[arg(value_name = "PROMPT")]
+    pub prompt: String,
+}
+
+/// Flags of `orchestra credits`.
+#[derive(Debug, Args)]
+#[non_exhaustive]
+pub struct CreditsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `orchestra models`.
+#[derive(Debug, Args)]
+#[non_exhaustive]
+pub struct ModelsArgs {
+    /// Only models that cost nothing (`:free` variants and zero prices).
+    #[arg(long)]
+    pub free: bool,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `orchestra sim`.

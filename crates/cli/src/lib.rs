@@ -16,13 +16,18 @@
 
 #![forbid(unsafe_code)]
 
+mod account;
+mod chat;
 mod cli;
 mod config_check;
+mod session;
 mod sim;
 
 use std::io::{self, Write};
 
-pub use cli::{Cli, Command, ConfigCheckArgs, ConfigCommand, SimArgs};
+pub use cli::{
+    ChatArgs, Cli, Command, ConfigCheckArgs, ConfigCommand, CreditsArgs, ModelsArgs, SimArgs,
+};
 use orchestra_config::ConfigErrors;
 
 /// The process exit status of a command.
@@ -66,6 +71,9 @@ pub fn run(
     let mut output = Output { out, err };
     let result = match &cli.command {
         Command::Config(ConfigCommand::Check(args)) => config_check::run(args, source, &mut output),
+        Command::Chat(args) => chat::run(args, source, &mut output),
+        Command::Credits(args) => account::credits(args, source, &mut output),
+        Command::Models(args) => account::models(args, source, &mut output),
         Command::Sim(args) => sim::run(args, &mut output),
     };
     match result {

@@ -166,3 +166,165 @@ fn sim_with_a_bad_scenario_exits_2_naming_the_file() {
     assert!(stderr.contains("bad.toml"), "{stderr}");
     assert!(stderr.contains("rmp"), "{stderr}");
 }
+
+/// A simulated OpenRouter on a background runtime: the primary model answers 429 once, the
+/// free fallback works.
+fn simulator() -> (tokio::runtime::Runtime, orchestra_sim::Simulator) {
+    use orchestra_sim::{Fault, ModelConfig, SimConfig, Simulator};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = SimConfig::builder()
+        .api_key(KEY)
+        .credits(25.0)
+        .model(
+            ModelConfig::new("openai/gpt-4o-mini")
+                .price("0.00000015", "0.0000006")
+                .then_fault(Fault::status_retry_after(429, 20), 1),
+        )
+        .model(ModelConfig::new("google/gemini-2.5-flash:free"))
+        .model(ModelConfig::new("anthropic/claude-3-opus").price("0.000015", "0.000075"))
+        .build()
+        .unwrap();
+    let sim = runtime.block_on(Simulator::start(config)).unwrap();
+    (runtime, sim)
+}
+
+fn sim_env(sim: &orchestra_sim::Simulator) -> Vec<(&'static str, String)> {
+    vec![
+        ("OPENROUTER_API_KEY", KEY.to_owned()),
+        ("OPENROUTER_BASE_URL", sim.base_url()),
+        ("OPENROUTER_DEFAULT_MODEL", "openai/gpt-4o-mini".to_owned()),
+        (
+            "OPENROUTER_FREE_FALLBACKS",
+            "google/gemini-2.5-flash:free".to_owned(),
+        ),
+        (
+            "AGENT_MODEL_MAP",
+            r#"{"researcher":"anthropic/claude-3-opus"}"#.to_owned(),
+        ),
+    ]
+}
+
+fn orchestra_with(dir: &std::path::Path, args: &[&str], vars: &[(&str, String)]) -> Output {
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    orchestra(dir, args, &vars)
+}
+
+#[test]
+fn chat_json_reports_the_fallback_that_served_after_the_primary_429() {
+    let (_runtime, sim) = simulator();
+    let dir = tempfile::tempdir().unwrap();
+    let output = orchestra_with(
+        dir.path(),
+        &["chat", "--json", "--max-tokens", "32", "hello"],
+        &sim_env(&sim),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["model"], "google/gemini-2.5-flash:free");
+    assert_eq!(report["provider"], "openrouter");
+    assert_eq!(report["finish_reason"], "stop");
+    assert_eq!(report["cache"], "off");
+    assert!(
+        report["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("google/gemini-2.5-flash:free")
+    );
+    assert!(report["usage"]["total_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(
+        report["attempts"][0]["model"],
+        "google/gemini-2.5-flash:free"
+    );
+    assert!(report["latency_ms"].as_f64().unwrap() > 0.0);
+    // The primary really was asked first and refused.
+    assert_eq!(sim.model_stats("openai/gpt-4o-mini").rate_limited, 1);
+    assert!(!text(&output).contains(KEY));
+}
+
+#[test]
+fn chat_routes_an_agent_to_its_model_and_streams_text() {
+    let (_runtime, sim) = simulator();
+    let dir = tempfile::tempdir().unwrap();
+    let output = orchestra_with(
+        dir.path(),
+        &[
+            "chat",
+            "--agent",
+            "researcher",
+            "--stream",
+            "--system",
+            "be brief",
+            "hi",
+        ],
+        &sim_env(&sim),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.starts_with("anthropic/claude-3-opus"), "{stdout}");
+    assert!(stdout.ends_with('\n'));
+    let request = sim.chat_requests().pop().unwrap();
+    assert_eq!(request.requested[0], "anthropic/claude-3-opus");
+    assert!(request.stream);
+}
+
+#[test]
+fn chat_failures_exit_1_with_the_reason_and_usage_errors_exit_2() {
+    let (_runtime, sim) = simulator();
+    sim.set_credits(Some(0.0));
+    let dir = tempfile::tempdir().unwrap();
+    let output = orchestra_with(dir.path(), &["chat", "hi"], &sim_env(&sim));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("error: "), "{stderr}");
+    assert!(stderr.contains("credits"), "{stderr}");
+    assert!(output.stdout.is_empty());
+
+    let output = orchestra(dir.path(), &["chat", "hi"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("OPENROUTER_API_KEY is not set"), "{stderr}");
+    assert!(stderr.contains("orchestra demo"), "{stderr}");
+    for command in [&["credits"][..], &["models", "--free"]] {
+        assert_eq!(orchestra(dir.path(), command, &[]).status.code(), Some(2));
+    }
+}
+
+#[test]
+fn credits_and_models_print_tables_and_json() {
+    let (_runtime, sim) = simulator();
+    let dir = tempfile::tempdir().unwrap();
+    let env = sim_env(&sim);
+
+    let output = orchestra_with(dir.path(), &["credits", "--json"], &env);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["total_credits"], 25.0);
+    assert_eq!(report["free_models"]["requests_per_day"], 1000);
+    let output = orchestra_with(dir.path(), &["credits"], &env);
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(table.contains("Account balance"), "{table}");
+    assert!(table.contains("20/minute, 1000/day"), "{table}");
+
+    let output = orchestra_with(dir.path(), &["models", "--free", "--json"], &env);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let models: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ids: Vec<&str> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|model| model["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["google/gemini-2.5-flash:free"]);
+    let output = orchestra_with(dir.path(), &["models"], &env);
+    let table = String::from_utf8(output.stdout).unwrap();
+    let opus = table
+        .lines()
+        .find(|line| line.starts_with("anthropic/claude-3-opus"))
+        .unwrap();
+    assert!(opus.contains(" 15 ") && opus.ends_with(" 75"), "{table}");
+    assert!(table.ends_with("3 model(s)\n"), "{table}");
+}

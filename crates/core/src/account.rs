@@ -1,5 +1,6 @@
 //! Account information: models with prices, credit balance.
 
+pub use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// A model a provider can serve.
@@ -40,46 +41,71 @@ impl ModelInfo {
     }
 }
 
-/// Prices in USD **per token** (OpenRouter's unit; multiply by 10⁶ for per-million prices).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Prices in USD **per token** (OpenRouter's unit; multiply by 10⁶ for per-million prices),
+/// as exact decimals: `0.0000003` stays `0.0000003`, so costs add up and rankings never
+/// depend on float rounding. Serialised as strings, the way OpenRouter sends them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ModelPricing {
     /// USD per prompt token.
-    pub prompt: f64,
+    pub prompt: Decimal,
     /// USD per completion token.
-    pub completion: f64,
+    pub completion: Decimal,
     /// USD per request.
     #[serde(default)]
-    pub request: f64,
+    pub request: Decimal,
 }
 
 impl ModelPricing {
     /// Prices per token.
-    pub fn new(prompt: f64, completion: f64) -> Self {
+    pub fn new(prompt: Decimal, completion: Decimal) -> Self {
         Self {
             prompt,
             completion,
-            request: 0.0,
+            request: Decimal::ZERO,
         }
     }
 
-    /// Whether every price is zero.
-    pub fn is_zero(&self) -> bool {
-        self.prompt == 0.0 && self.completion == 0.0 && self.request == 0.0
-    }
-
-    /// Estimated cost of a request with these token counts.
+    /// Parses per-token prices as OpenRouter writes them (`"0.000003"`); `None` for text that
+    /// is not a non-negative decimal (OpenRouter's `"-1"` means "variable").
     ///
     /// ```
     /// use orchestra_core::ModelPricing;
     ///
-    /// let pricing = ModelPricing::new(0.000_003, 0.000_015);
-    /// assert!((pricing.estimate(1000, 100) - 0.0045).abs() < 1e-12);
+    /// let pricing = ModelPricing::parse("0.000003", "0.000015").unwrap();
+    /// assert_eq!(pricing.prompt.to_string(), "0.000003");
+    /// assert!(ModelPricing::parse("-1", "-1").is_none());
     /// ```
-    pub fn estimate(&self, prompt_tokens: u32, completion_tokens: u32) -> f64 {
+    pub fn parse(prompt: &str, completion: &str) -> Option<Self> {
+        Some(Self::new(
+            Self::parse_price(prompt)?,
+            Self::parse_price(completion)?,
+        ))
+    }
+
+    /// One non-negative decimal price; `None` for anything else (`"-1"`: variable).
+    pub fn parse_price(text: &str) -> Option<Decimal> {
+        let price: Decimal = text.trim().parse().ok()?;
+        (!price.is_sign_negative()).then_some(price)
+    }
+
+    /// Whether every price is zero.
+    pub fn is_zero(&self) -> bool {
+        self.prompt.is_zero() && self.completion.is_zero() && self.request.is_zero()
+    }
+
+    /// Exact cost in USD of a request with these token counts.
+    ///
+    /// ```
+    /// use orchestra_core::ModelPricing;
+    ///
+    /// let pricing = ModelPricing::parse("0.000003", "0.000015").unwrap();
+    /// assert_eq!(pricing.estimate(1000, 100).to_string(), "0.004500");
+    /// ```
+    pub fn estimate(&self, prompt_tokens: u32, completion_tokens: u32) -> Decimal {
         self.request
-            + f64::from(prompt_tokens) * self.prompt
-            + f64::from(completion_tokens) * self.completion
+            + Decimal::from(prompt_tokens) * self.prompt
+            + Decimal::from(completion_tokens) * self.completion
     }
 }
 

@@ -25,7 +25,7 @@ mod response;
 mod secret;
 mod stream;
 
-pub use account::{Credits, ModelInfo, ModelPricing};
+pub use account::{Credits, Decimal, ModelInfo, ModelPricing};
 pub use chat::{
     ChatRequest, Content, ContentPart, FunctionCall, FunctionDefinition, ImageUrl, JsonSchema,
     Message, NamedFunction, ResponseFormat, Role, Stop, Tool, ToolCall, ToolChoice, ToolChoiceMode,

@@ -10,12 +10,13 @@ use orchestra_core::{
 };
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
-use tracing::{Instrument, field::Empty};
+use tracing::Instrument;
 
 use crate::{
     PROVIDER_NAME,
     errors::{Failure, decode_error, map_error, transport_error},
     preferences::ProviderPreferences,
+    telemetry::{Outcome, RequestSpan},
     wire::{Completion, WireError},
 };
 
@@ -29,6 +30,10 @@ pub const MAX_SERVER_FALLBACKS: usize = 3;
 
 /// Per-request time limit when none is configured (`LLM_REQUEST_TIMEOUT`'s default).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the model list is reused when nothing else is configured: prices and the
+/// list change a few times a day, and the full list is a few MiB.
+pub const DEFAULT_MODELS_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// Largest non-streaming response body read (64 MiB).
 const MAX_BODY_BYTES: usize = 64 << 20;
@@ -70,6 +75,7 @@ struct Inner {
     default_chain: ModelChain,
     request_timeout: Duration,
     preferences: Option<ProviderPreferences>,
+    models_cache: crate::account::ModelsCache,
 }
 
 impl fmt::Debug for OpenRouter {
@@ -83,6 +89,7 @@ impl fmt::Debug for OpenRouter {
             .field("fallback_models", &inner.fallback_models)
             .field("request_timeout", &inner.request_timeout)
             .field("preferences", &inner.preferences)
+            .field("models_cache_ttl", &inner.models_cache.ttl())
             .finish_non_exhaustive()
     }
 }
@@ -323,6 +330,10 @@ impl OpenRouter {
         &self.inner.api_key
     }
 
+    pub(crate) fn models_cache(&self) -> &crate::account::ModelsCache {
+        &self.inner.models_cache
+    }
+
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
     }
@@ -438,49 +449,25 @@ impl Provider for OpenRouter {
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
         let chain = self.model_chain(request);
-        let span = tracing::info_span!(
-            "openrouter.chat",
-            model = chain.model.as_deref().unwrap_or("(account default)"),
-            fallbacks = chain.server_fallbacks.len(),
-            stream = false,
-            served_model = Empty,
-            upstream_provider = Empty,
-            status = Empty,
-            latency_ms = Empty,
-            prompt_tokens = Empty,
-            completion_tokens = Empty,
-            cost_usd = Empty,
-            error_kind = Empty,
-        );
-        let started = Instant::now();
+        let telemetry = RequestSpan::start(&chain, false);
         let result = self
-            .chat_once(request, &chain, started)
-            .instrument(span.clone())
+            .chat_once(request, &chain, telemetry.started())
+            .instrument(telemetry.span().clone())
             .await;
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        span.record("latency_ms", latency_ms);
         match &result {
-            Ok(response) => {
-                span.record("served_model", response.model.as_str());
-                if let Some(upstream) = &response.upstream_provider {
-                    span.record("upstream_provider", upstream.as_str());
-                }
-                if let Some(usage) = &response.usage {
-                    span.record("prompt_tokens", usage.prompt_tokens);
-                    span.record("completion_tokens", usage.completion_tokens);
-                    if let Some(cost) = usage.cost_usd {
-                        span.record("cost_usd", cost);
-                    }
-                }
-                span.in_scope(|| tracing::debug!("chat completed"));
-            }
-            Err(error) => {
-                span.record("error_kind", error.kind().as_str());
-                if let Some(status) = error.status() {
-                    span.record("status", status);
-                }
-                span.in_scope(|| tracing::debug!(%error, "chat failed"));
-            }
+            Ok(response) => telemetry.succeeded(&Outcome {
+                id: &response.id,
+                served_model: &response.model,
+                upstream_provider: response.upstream_provider.as_deref(),
+                usage: response.usage,
+                status: response
+                    .metadata
+                    .attempts
+                    .last()
+                    .and_then(|attempt| attempt.status)
+                    .unwrap_or(200),
+            }),
+            Err(error) => telemetry.failed(error),
         }
         result
     }
@@ -490,11 +477,11 @@ impl Provider for OpenRouter {
     }
 
     async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
-        crate::account::models(self).await
+        Ok(self.cached_models().await?.to_vec())
     }
 
     async fn credits(&self) -> Result<Credits, Error> {
-        crate::account::credits(self).await
+        Ok(self.monitor_credits().await?.to_credits())
     }
 }
 
@@ -570,6 +557,7 @@ pub struct OpenRouterBuilder {
     headers: BTreeMap<String, String>,
     request_timeout: Option<Duration>,
     preferences: Option<ProviderPreferences>,
+    models_cache_ttl: Option<Duration>,
 }
 
 impl fmt::Debug for OpenRouterBuilder {
@@ -583,6 +571,7 @@ impl fmt::Debug for OpenRouterBuilder {
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("request_timeout", &self.request_timeout)
             .field("preferences", &self.preferences)
+            .field("models_cache_ttl", &self.models_cache_ttl)
             .finish()
     }
 }
@@ -644,6 +633,13 @@ impl OpenRouterBuilder {
     /// Provider routing preferences for every request; see [`ProviderPreferences`].
     pub fn provider_preferences(mut self, preferences: ProviderPreferences) -> Self {
         self.preferences = Some(preferences);
+        self
+    }
+
+    /// How long [`models`](Provider::models) answers from memory before asking again;
+    /// default [`DEFAULT_MODELS_CACHE_TTL`]. `Duration::ZERO` disables the cache.
+    pub fn models_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.models_cache_ttl = Some(ttl);
         self
     }
 
@@ -715,6 +711,9 @@ impl OpenRouterBuilder {
                 default_chain,
                 request_timeout,
                 preferences: self.preferences,
+                models_cache: crate::account::ModelsCache::new(
+                    self.models_cache_ttl.unwrap_or(DEFAULT_MODELS_CACHE_TTL),
+                ),
             }),
         })
     }

@@ -22,9 +22,20 @@
 //!   `availability.retry_after` / `X-RateLimit-Reset` as the retry hint. An HTTP 200 whose
 //!   body is an error is an error. A 402 "can only afford N" says N
 //!   ([`Error::affordable_max_tokens`](orchestra_core::Error::affordable_max_tokens)).
-//! - **Account**: [`models`](orchestra_core::Provider::models),
+//! - **Timeouts**: `LLM_REQUEST_TIMEOUT` ([`OpenRouterBuilder::request_timeout`]) bounds a
+//!   whole non-streaming request, and for a stream the wait for the response head and then
+//!   each gap between chunks (an *idle* limit): a long answer that keeps arriving is never
+//!   cut, a stalled one fails as `StreamInterrupted` with the text so far.
+//! - **Account**: [`models`](orchestra_core::Provider::models) with exact decimal prices,
+//!   cached for [`OpenRouterBuilder::models_cache_ttl`];
+//!   [`OpenRouter::monitor_credits`] (balance, key cap and spend, and the `:free` model
+//!   quotas that follow, as one [`CreditReport`]), [`OpenRouter::key_info`],
 //!   [`credits`](orchestra_core::Provider::credits) (`/credits` + `/key`, tolerant of keys
 //!   that may not read `/credits`), and [`OpenRouter::generation`].
+//! - **Tracing**: one `openrouter.chat` span per request with OpenTelemetry GenAI attribute
+//!   names (`gen_ai.request.model`, `gen_ai.response.model`, `gen_ai.usage.input_tokens`,
+//!   `gen_ai.usage.output_tokens`, `gen_ai.usage.cost_usd`, `http.response.status_code`,
+//!   `latency_ms`, `error.type`); retry layers above add the attempt number on their span.
 //!
 //! TLS is rustls with its built-in provider; never OpenSSL, and nothing installed
 //! process-wide, so other `reqwest` clients in the application keep working.
@@ -40,12 +51,17 @@ mod errors;
 mod preferences;
 mod sse;
 mod streaming;
+mod telemetry;
 mod wire;
 
-pub use account::Generation;
+pub use account::{
+    CreditReport, FREE_MODEL_CREDITS_THRESHOLD_USD, FREE_MODEL_REQUESTS_PER_DAY,
+    FREE_MODEL_REQUESTS_PER_DAY_WITH_CREDITS, FREE_MODEL_REQUESTS_PER_MINUTE, FreeModelQuota,
+    Generation, KeyInfo, QuotaBasis,
+};
 pub use client::{
-    DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, MAX_SERVER_FALLBACKS, ModelChain, OpenRouter,
-    OpenRouterBuilder,
+    DEFAULT_BASE_URL, DEFAULT_MODELS_CACHE_TTL, DEFAULT_REQUEST_TIMEOUT, MAX_SERVER_FALLBACKS,
+    ModelChain, OpenRouter, OpenRouterBuilder,
 };
 pub use preferences::{
     DataCollection, MaxPrice, ProviderPreferences, ProviderSort, SortBy, SortPartition,

@@ -1,6 +1,6 @@
 //! Streaming chat: SSE bytes → core [`StreamEvent`]s.
 
-use std::{collections::BTreeSet, collections::VecDeque, pin::Pin, time::Instant};
+use std::{collections::BTreeSet, collections::VecDeque, pin::Pin};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -10,12 +10,14 @@ use orchestra_core::{
     ToolCallDelta, Usage,
 };
 use reqwest::header::CONTENT_TYPE;
+use tracing::Instrument;
 
 use crate::{
     OpenRouter, PROVIDER_NAME,
     client::{generation_id_header, read_body},
     errors::{Failure, decode_error, map_error},
     sse::SseParser,
+    telemetry::{Outcome, RequestSpan},
     wire::{Chunk, Completion, WireError},
 };
 
@@ -31,18 +33,22 @@ type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 pub(crate) async fn start(client: &OpenRouter, request: &ChatRequest) -> Result<ChatStream, Error> {
     let chain = client.model_chain(request);
     let model = chain.model.clone();
-    let started = Instant::now();
-    let response = match client.send_chat(request, &chain, true).await {
+    let telemetry = RequestSpan::start(&chain, true);
+    let response = match client
+        .send_chat(request, &chain, true)
+        .instrument(telemetry.span().clone())
+        .await
+    {
         Ok(response) => response,
         Err(error) => {
-            log_failure(model.as_deref(), &error, started);
+            telemetry.failed(&error);
             return Err(error);
         }
     };
     let status = response.status().as_u16();
     if !response.status().is_success() {
         let error = client.error_from_response(response, model.as_deref()).await;
-        log_failure(model.as_deref(), &error, started);
+        telemetry.failed(&error);
         return Err(error);
     }
     let headers = response.headers().clone();
@@ -70,7 +76,7 @@ pub(crate) async fn start(client: &OpenRouter, request: &ChatRequest) -> Result<
                 model.as_deref(),
             ),
         };
-        log_failure(model.as_deref(), &error, started);
+        telemetry.failed(&error);
         return Err(error);
     }
 
@@ -88,7 +94,8 @@ pub(crate) async fn start(client: &OpenRouter, request: &ChatRequest) -> Result<
         generation_id: generation_id_header(&headers),
         usage: None,
         api_key: client.api_key().clone(),
-        started_at: started,
+        upstream_provider: None,
+        telemetry,
     };
     Ok(Box::pin(futures_util::stream::unfold(
         state,
@@ -110,8 +117,9 @@ struct StreamState {
     served_model: Option<String>,
     generation_id: Option<String>,
     usage: Option<Usage>,
+    upstream_provider: Option<String>,
     api_key: Secret,
-    started_at: Instant,
+    telemetry: RequestSpan,
 }
 
 impl StreamState {
@@ -185,7 +193,7 @@ impl StreamState {
         if error.partial_content().is_none() && !self.partial.is_empty() {
             error = error.with_partial_content(self.partial.clone());
         }
-        log_failure(self.model(), &error, self.started_at);
+        self.telemetry.failed(&error);
         self.pending.push_back(Err(error));
         self.terminated = true;
     }
@@ -246,6 +254,8 @@ impl StreamState {
                 .clone()
                 .or_else(|| self.generation_id.clone())
                 .unwrap_or_default();
+            self.generation_id = Some(id.clone());
+            self.upstream_provider.clone_from(&chunk.provider);
             let mut start = StreamStart::new(id, self.model().unwrap_or_default(), PROVIDER_NAME);
             start.upstream_provider = chunk.provider.clone();
             self.pending.push_back(Ok(StreamEvent::Start(start)));
@@ -307,32 +317,12 @@ impl StreamState {
     }
 
     fn log_success(&self) {
-        let usage = self.usage.unwrap_or_default();
-        tracing::debug!(
-            model = self
-                .requested_model
-                .as_deref()
-                .unwrap_or("(account default)"),
-            served_model = self.served_model.as_deref().unwrap_or_default(),
-            stream = true,
-            status = 200,
-            latency_ms = self.started_at.elapsed().as_secs_f64() * 1000.0,
-            prompt_tokens = usage.prompt_tokens,
-            completion_tokens = usage.completion_tokens,
-            cost_usd = usage.cost_usd,
-            "openrouter stream completed"
-        );
+        self.telemetry.succeeded(&Outcome {
+            id: self.generation_id.as_deref().unwrap_or_default(),
+            served_model: self.model().unwrap_or_default(),
+            upstream_provider: self.upstream_provider.as_deref(),
+            usage: self.usage,
+            status: 200,
+        });
     }
-}
-
-fn log_failure(model: Option<&str>, error: &Error, started: Instant) {
-    tracing::debug!(
-        model = model.unwrap_or("(account default)"),
-        stream = true,
-        status = error.status(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        error_kind = error.kind().as_str(),
-        %error,
-        "openrouter stream failed"
-    );
 }

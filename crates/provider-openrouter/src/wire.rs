@@ -7,20 +7,15 @@ use serde_json::{Map, Value};
 
 /// `{"error": {...}}`, alone or beside a completion or a chunk.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct WireError {
     /// The HTTP status as a number, or a string such as `server_error`.
-    #[serde(default)]
     pub(crate) code: Option<Code>,
-    #[serde(default)]
     pub(crate) message: Option<String>,
-    #[serde(default)]
     pub(crate) metadata: Option<Map<String, Value>>,
     /// Availability errors put these inside `error` instead of `metadata`.
-    #[serde(default)]
     pub(crate) error_type: Option<String>,
-    #[serde(default)]
     pub(crate) http_status: Option<u16>,
-    #[serde(default)]
     pub(crate) availability: Option<Availability>,
 }
 
@@ -34,62 +29,48 @@ pub(crate) enum Code {
 
 /// `error.availability`.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Availability {
-    #[serde(default)]
     pub(crate) code: Option<String>,
-    #[serde(default)]
     pub(crate) retryable: Option<bool>,
-    #[serde(default)]
     pub(crate) retry_after: Option<f64>,
 }
 
 /// A body that may be an error envelope.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct ErrorEnvelope {
-    #[serde(default)]
     pub(crate) error: Option<WireError>,
 }
 
 /// A non-streaming chat completion (or an error with HTTP 200).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Completion {
-    #[serde(default)]
     pub(crate) id: Option<String>,
-    #[serde(default)]
     pub(crate) model: Option<String>,
-    #[serde(default)]
     pub(crate) provider: Option<String>,
-    #[serde(default)]
     pub(crate) choices: Option<Vec<CompletionChoice>>,
-    #[serde(default)]
     pub(crate) usage: Option<WireUsage>,
-    #[serde(default)]
     pub(crate) error: Option<WireError>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct CompletionChoice {
-    #[serde(default)]
     pub(crate) index: Option<u32>,
-    #[serde(default)]
     pub(crate) message: Option<WireMessage>,
-    #[serde(default)]
     pub(crate) finish_reason: Option<String>,
-    #[serde(default)]
     pub(crate) error: Option<WireError>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct WireMessage {
-    #[serde(default)]
     pub(crate) role: Option<Role>,
-    #[serde(default)]
     pub(crate) content: Option<Content>,
-    #[serde(default)]
     pub(crate) reasoning: Option<String>,
-    #[serde(default)]
     pub(crate) tool_calls: Option<Vec<ToolCall>>,
-    #[serde(default)]
     pub(crate) refusal: Option<String>,
 }
 
@@ -106,14 +87,11 @@ impl WireMessage {
 
 /// `usage`, in responses and in the last stream chunk.
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct WireUsage {
-    #[serde(default)]
     pub(crate) prompt_tokens: Option<u64>,
-    #[serde(default)]
     pub(crate) completion_tokens: Option<u64>,
-    #[serde(default)]
     pub(crate) total_tokens: Option<u64>,
-    #[serde(default)]
     pub(crate) cost: Option<f64>,
 }
 
@@ -134,58 +112,45 @@ impl WireUsage {
 
 /// One streamed `chat.completion.chunk` (or an in-band error).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Chunk {
-    #[serde(default)]
     pub(crate) id: Option<String>,
-    #[serde(default)]
     pub(crate) model: Option<String>,
-    #[serde(default)]
     pub(crate) provider: Option<String>,
-    #[serde(default)]
     pub(crate) choices: Option<Vec<ChunkChoice>>,
-    #[serde(default)]
     pub(crate) usage: Option<WireUsage>,
-    #[serde(default)]
     pub(crate) error: Option<WireError>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct ChunkChoice {
-    #[serde(default)]
     pub(crate) index: Option<u32>,
-    #[serde(default)]
     pub(crate) delta: Option<Delta>,
-    #[serde(default)]
     pub(crate) finish_reason: Option<String>,
-    #[serde(default)]
     pub(crate) error: Option<WireError>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Delta {
-    #[serde(default)]
     pub(crate) content: Option<String>,
-    #[serde(default)]
     pub(crate) reasoning: Option<String>,
-    #[serde(default)]
     pub(crate) tool_calls: Option<Vec<ToolCallFragment>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct ToolCallFragment {
-    #[serde(default)]
     pub(crate) index: Option<u32>,
-    #[serde(default)]
     pub(crate) id: Option<String>,
-    #[serde(default)]
     pub(crate) function: Option<FunctionFragment>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct FunctionFragment {
-    #[serde(default)]
     pub(crate) name: Option<String>,
-    #[serde(default)]
     pub(crate) arguments: Option<String>,
 }
 
@@ -197,56 +162,35 @@ pub(crate) struct Data<T> {
 
 /// `GET /credits`.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct WireCredits {
-    #[serde(default)]
     pub(crate) total_credits: Option<f64>,
-    #[serde(default)]
     pub(crate) total_usage: Option<f64>,
-}
-
-/// `GET /key`.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct WireKey {
-    #[serde(default)]
-    pub(crate) limit: Option<f64>,
-    #[serde(default)]
-    pub(crate) limit_remaining: Option<f64>,
-    #[serde(default)]
-    pub(crate) usage: Option<f64>,
-    #[serde(default)]
-    pub(crate) is_free_tier: Option<bool>,
 }
 
 /// One entry of `GET /models`.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct WireModel {
-    #[serde(default)]
     pub(crate) id: Option<String>,
-    #[serde(default)]
     pub(crate) name: Option<String>,
-    #[serde(default)]
     pub(crate) context_length: Option<Number>,
-    #[serde(default)]
     pub(crate) pricing: Option<WirePricing>,
-    #[serde(default)]
     pub(crate) top_provider: Option<TopProvider>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct TopProvider {
-    #[serde(default)]
     pub(crate) context_length: Option<Number>,
-    #[serde(default)]
     pub(crate) max_completion_tokens: Option<Number>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct WirePricing {
-    #[serde(default)]
     pub(crate) prompt: Option<Number>,
-    #[serde(default)]
     pub(crate) completion: Option<Number>,
-    #[serde(default)]
     pub(crate) request: Option<Number>,
 }
 
@@ -269,6 +213,18 @@ impl Number {
             Number::Other(_) => return None,
         };
         value.is_finite().then_some(value)
+    }
+
+    /// The value as an exact non-negative decimal: text is parsed digit for digit; a JSON
+    /// number goes through its shortest round-trip form, which is what the sender wrote.
+    pub(crate) fn as_price(&self) -> Option<orchestra_core::Decimal> {
+        match self {
+            Number::Float(value) if value.is_finite() => {
+                orchestra_core::ModelPricing::parse_price(&value.to_string())
+            }
+            Number::Text(text) => orchestra_core::ModelPricing::parse_price(text),
+            Number::Float(_) | Number::Other(_) => None,
+        }
     }
 
     /// The value as a token count, when it is a non-negative integer-like number.

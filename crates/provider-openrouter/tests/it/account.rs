@@ -1,13 +1,16 @@
 //! `models()`, `credits()`, `generation()`.
 
+use std::time::Duration;
+
 use orchestra_core::{ErrorKind, Provider};
+use orchestra_provider_openrouter::{FreeModelQuota, QuotaBasis};
 use serde_json::json;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{header, method, path, query_param},
 };
 
-use crate::support::{KEY, client};
+use crate::support::{KEY, builder, client};
 
 async fn on_get(server: &MockServer, at: &str, response: ResponseTemplate) {
     Mock::given(method("GET"))
@@ -44,6 +47,62 @@ async fn models_parse_prices_leniently() {
     assert_eq!(models.len(), 5);
     assert!(models[2].is_free());
     insta::assert_json_snapshot!("models", models);
+
+    // Exact decimals: 3 × 0.00003 is 0.00009, where f64 gives 0.00009000000000000001.
+    let gpt4 = models[0].pricing.unwrap();
+    assert_eq!(gpt4.prompt.to_string(), "0.00003");
+    assert_eq!(gpt4.estimate(3, 0).to_string(), "0.00009");
+    assert_eq!(models[3].pricing.unwrap().request.to_string(), "0.01");
+    assert_eq!(
+        models[1].pricing, None,
+        "\"-1\" means variable, not a price"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn models_are_cached_for_the_configured_time_and_fetched_once_under_contention() {
+    let server = MockServer::start().await;
+    on_get(
+        &server,
+        "models",
+        ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "a/b"}]})),
+    )
+    .await;
+    let client = builder(&server)
+        .models_cache_ttl(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let fetches = || async { server.received_requests().await.unwrap().len() };
+
+    let concurrent = futures_util::future::join_all((0..8).map(|_| client.models())).await;
+    assert!(
+        concurrent
+            .iter()
+            .all(|models| models.as_ref().unwrap()[0].id == "a/b")
+    );
+    assert_eq!(
+        fetches().await,
+        1,
+        "eight concurrent callers share one fetch"
+    );
+    client.models().await.unwrap();
+    assert_eq!(fetches().await, 1, "fresh: answered from memory");
+
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(61)).await;
+    tokio::time::resume();
+    client.models().await.unwrap();
+    assert_eq!(fetches().await, 2, "expired: fetched again");
+    client.refresh_models().await.unwrap();
+    assert_eq!(fetches().await, 3, "refresh always fetches");
+
+    let uncached = builder(&server)
+        .models_cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    uncached.models().await.unwrap();
+    uncached.models().await.unwrap();
+    assert_eq!(fetches().await, 5, "a zero time to live disables the cache");
 }
 
 #[tokio::test]
@@ -68,6 +127,20 @@ async fn credits_combine_account_and_key() {
     let credits = client(&server).credits().await.unwrap();
     assert_eq!(credits.balance(), Some(74.75));
     insta::assert_json_snapshot!("credits_full", credits);
+
+    let report = client(&server).monitor_credits().await.unwrap();
+    assert_eq!(report.balance(), Some(74.75));
+    assert_eq!(
+        report.spendable(),
+        Some(74.5),
+        "the key's cap is tighter than the balance"
+    );
+    assert_eq!(
+        report.free_models.requests_per_day, 1000,
+        "100.5 USD bought"
+    );
+    assert_eq!(report.account_unavailable, None);
+    insta::assert_json_snapshot!("credit_report_full", report);
 }
 
 #[tokio::test]
@@ -99,6 +172,32 @@ async fn credits_degrade_on_403_and_fall_back_to_auth_key() {
     assert_eq!(credits.key_usage, Some(1.25));
     assert_eq!(credits.is_free_tier, Some(true));
     assert_eq!(credits.provider, "openrouter");
+
+    let report = client(&server).monitor_credits().await.unwrap();
+    assert!(
+        report
+            .account_unavailable
+            .as_deref()
+            .unwrap()
+            .contains("management key"),
+        "{report:?}"
+    );
+    assert_eq!(report.spendable(), None, "no cap and no balance: unknown");
+    assert_eq!(
+        report.free_models,
+        FreeModelQuota::from_account(None, Some(true))
+    );
+    assert_eq!(report.free_models.basis, QuotaBasis::FreeTier);
+    assert_eq!(
+        (
+            report.free_models.requests_per_minute,
+            report.free_models.requests_per_day
+        ),
+        (20, 50)
+    );
+    let key = client(&server).key_info().await.unwrap();
+    assert_eq!(key.usage, Some(1.25));
+    assert_eq!(key.label.as_deref(), Some("x"));
 }
 
 #[tokio::test]

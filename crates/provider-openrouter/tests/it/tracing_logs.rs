@@ -65,12 +65,16 @@ async fn logs_carry_model_status_tokens_and_cost_but_never_the_key() {
     assert!(!logs.contains(KEY), "the key leaked into the logs:\n{logs}");
     for needle in [
         "openrouter.chat",
-        "served_model=\"a/served\"",
-        "status=200",
-        "prompt_tokens=10",
-        "cost_usd=0.00014",
-        "error_kind=\"auth\"",
-        "served_model=\"a/streamed\"",
+        "gen_ai.request.model=\"openai/gpt-4o\"",
+        "gen_ai.response.model=\"a/served\"",
+        "http.response.status_code=200",
+        "gen_ai.usage.input_tokens=10",
+        "gen_ai.usage.output_tokens=4",
+        "gen_ai.usage.cost_usd=0.00014",
+        "error.type=\"auth\"",
+        "http.response.status_code=401",
+        "gen_ai.request.stream=true",
+        "gen_ai.response.model=\"a/streamed\"",
     ] {
         assert!(logs.contains(needle), "missing {needle} in:\n{logs}");
     }
