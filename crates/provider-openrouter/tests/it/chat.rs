@@ -81,6 +81,19 @@ async fn sends_the_openrouter_body_headers_and_fallbacks() {
     assert_eq!(header("x-openrouter-title"), Some("Orchestra Test"));
     assert_eq!(header("http-referer"), Some("https://example.test"));
     assert_eq!(header("content-type"), Some("application/json"));
+    // Every header we send, pinned; the key shown as a placeholder, transport-level ones
+    // (host, length) left out.
+    let headers: BTreeMap<String, String> = sent
+        .headers
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "host" | "content-length"))
+        .map(|(name, value)| {
+            let value = value.to_str().unwrap().replace(KEY, "[key]");
+            let value = value.replace(env!("CARGO_PKG_VERSION"), "[version]");
+            (name.to_string(), value)
+        })
+        .collect();
+    insta::assert_json_snapshot!("chat_request_headers", headers);
     let body = received_body(sent);
     assert!(body.get("agent_type").is_none());
     assert_eq!(body["models"].as_array().unwrap().len(), 3);
