@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 use tokio::{sync::Mutex, time::Instant};
 
+use orchestra_openai_compat::{ErrorMapper, read_body};
+
 use crate::{
     OpenRouter, PROVIDER_NAME,
-    client::read_body,
-    errors::{decode_error, transport_error},
     wire::{Data, WireCredits, WireModel, WirePricing},
 };
 
@@ -501,13 +501,20 @@ async fn get_json<T: DeserializeOwned>(client: &OpenRouter, url: &str) -> Result
         .timeout(client.request_timeout())
         .send()
         .await
-        .map_err(|error| transport_error(error, None))?;
+        .map_err(|error| client.errors().transport(error, None))?;
     if !response.status().is_success() {
         return Err(client.error_from_response(response, None).await);
     }
-    let body = read_body(response, MAX_ACCOUNT_BODY_BYTES, None, false).await?;
+    let body = read_body(
+        response,
+        MAX_ACCOUNT_BODY_BYTES,
+        false,
+        &**client.errors(),
+        None,
+    )
+    .await?;
     serde_json::from_slice(&body).map_err(|error| {
-        decode_error(
+        client.errors().decode(
             &format!("unexpected JSON from {}", path_of(url)),
             Some(error),
             None,

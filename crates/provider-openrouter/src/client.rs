@@ -3,21 +3,20 @@
 use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration, time::Instant};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use orchestra_core::{
-    Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, Choice, Credits, Error,
-    ErrorKind, FinishReason, ModelInfo, Provider, Secret,
+    Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, Credits, Error, ErrorKind,
+    ModelInfo, Provider, Secret,
 };
+use orchestra_openai_compat::{ErrorMapper, parse_completion, read_body};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use crate::{
     PROVIDER_NAME,
-    errors::{Failure, decode_error, map_error, transport_error},
+    errors::OpenRouterErrors,
     preferences::ProviderPreferences,
     telemetry::{Outcome, RequestSpan},
-    wire::{Completion, WireError},
 };
 
 /// OpenRouter's public API.
@@ -69,6 +68,7 @@ pub struct OpenRouter {
 struct Inner {
     http: reqwest::Client,
     api_key: Secret,
+    errors: Arc<OpenRouterErrors>,
     base_url: String,
     default_model: Option<String>,
     fallback_models: Vec<String>,
@@ -281,8 +281,10 @@ impl OpenRouter {
         stream: bool,
     ) -> Result<reqwest::Response, Error> {
         let model = chain.model.as_deref();
-        let body = serde_json::to_vec(&self.body(request, chain, stream)?)
-            .map_err(|error| decode_error("could not encode the request", Some(error), model))?;
+        let body = serde_json::to_vec(&self.body(request, chain, stream)?).map_err(|error| {
+            self.errors()
+                .decode("could not encode the request", Some(error), model)
+        })?;
         let mut builder = self
             .inner
             .http
@@ -295,7 +297,7 @@ impl OpenRouter {
             // The limit covers the wait for the response head; the client's read timeout
             // then bounds each silence in the stream, not its whole length.
             match tokio::time::timeout(self.inner.request_timeout, builder.send()).await {
-                Ok(result) => result.map_err(|error| transport_error(error, model)),
+                Ok(result) => result.map_err(|error| self.errors().transport(error, model)),
                 Err(_) => Err(self.timeout_error(model)),
             }
         } else {
@@ -303,7 +305,7 @@ impl OpenRouter {
                 .timeout(self.inner.request_timeout)
                 .send()
                 .await
-                .map_err(|error| transport_error(error, model))
+                .map_err(|error| self.errors().transport(error, model))
         }
     }
 
@@ -330,6 +332,11 @@ impl OpenRouter {
         &self.inner.api_key
     }
 
+    /// How this client classifies failures (shared with its streams).
+    pub(crate) fn errors(&self) -> &Arc<OpenRouterErrors> {
+        &self.inner.errors
+    }
+
     pub(crate) fn models_cache(&self) -> &crate::account::ModelsCache {
         &self.inner.models_cache
     }
@@ -344,20 +351,13 @@ impl OpenRouter {
         response: reqwest::Response,
         model: Option<&str>,
     ) -> Error {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = match read_body(response, MAX_ERROR_BODY_BYTES, model, true).await {
-            Ok(body) => body,
-            Err(error) => return error,
-        };
-        map_error(Failure {
-            http_status: Some(status),
-            headers: Some(&headers),
-            error: None,
-            body: &body,
+        orchestra_openai_compat::error_from_response(
+            response,
+            MAX_ERROR_BODY_BYTES,
+            &*self.inner.errors,
             model,
-            api_key: Some(&self.inner.api_key),
-        })
+        )
+        .await
     }
 
     async fn chat_once(
@@ -374,63 +374,16 @@ impl OpenRouter {
             return Err(self.error_from_response(response, model).await);
         }
         let headers = response.headers().clone();
-        let body = read_body(response, MAX_BODY_BYTES, model, false).await?;
-        let completion: Completion = serde_json::from_slice(&body).map_err(|error| {
-            decode_error("the chat completion is not valid JSON", Some(error), model)
-        })?;
-        let in_body_failure = |error: &WireError| {
-            map_error(Failure {
-                http_status: Some(status),
-                headers: Some(&headers),
-                error: Some(error),
-                body: &body,
-                model,
-                api_key: Some(&self.inner.api_key),
-            })
-        };
-        if let Some(error) = &completion.error {
-            return Err(in_body_failure(error));
-        }
-        let wire_choices = completion.choices.unwrap_or_default();
-        if wire_choices.is_empty() {
-            return Err(decode_error(
-                "the chat completion has no choices and no error",
-                None,
-                model,
-            ));
-        }
-        let mut choices = Vec::with_capacity(wire_choices.len());
-        for (position, choice) in (0u32..).zip(wire_choices) {
-            if choice.error.is_some() || choice.finish_reason.as_deref() == Some("error") {
-                let error = choice.error.unwrap_or_else(|| WireError {
-                    message: Some(
-                        "the provider failed mid-generation (finish_reason \"error\")".into(),
-                    ),
-                    ..WireError::default()
-                });
-                return Err(in_body_failure(&error));
-            }
-            let finish_reason = choice
-                .finish_reason
-                .filter(|reason| !reason.is_empty())
-                .map(|reason| FinishReason::from(reason.as_str()));
-            choices.push(Choice::new(
-                choice.index.unwrap_or(position),
-                choice.message.unwrap_or_default().into_message(),
-                finish_reason,
-            ));
-        }
-        let id = completion
-            .id
-            .or_else(|| generation_id_header(&headers))
-            .unwrap_or_default();
-        let served = completion
-            .model
-            .or_else(|| chain.model.clone())
-            .unwrap_or_default();
-        let mut response = ChatResponse::new(id, served.clone(), PROVIDER_NAME, choices);
-        response.upstream_provider = completion.provider;
-        response.usage = completion.usage.map(crate::wire::WireUsage::into_usage);
+        let body = read_body(response, MAX_BODY_BYTES, false, &*self.inner.errors, model).await?;
+        let mut response = parse_completion(
+            &body,
+            status,
+            &headers,
+            &*self.inner.errors,
+            chain.model.as_deref(),
+            generation_id_header(&headers),
+        )?;
+        let served = response.model.clone();
         let latency = started.elapsed();
         response.metadata.attempts = vec![
             Attempt::new(PROVIDER_NAME, served, AttemptOutcome::Success, latency)
@@ -491,39 +444,6 @@ pub(crate) fn generation_id_header(headers: &HeaderMap) -> Option<String> {
         .get("x-generation-id")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
-}
-
-/// Reads a response body up to `limit` bytes. For error bodies (`truncate`) the rest is
-/// dropped; for answers, a larger body is a [`ErrorKind::Decode`] error.
-pub(crate) async fn read_body(
-    mut response: reqwest::Response,
-    limit: usize,
-    model: Option<&str>,
-    truncate: bool,
-) -> Result<Bytes, Error> {
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
-                    if truncate {
-                        let room = limit - body.len();
-                        body.extend_from_slice(&chunk[..room]);
-                        break;
-                    }
-                    return Err(decode_error(
-                        &format!("the response body exceeds {limit} bytes"),
-                        None,
-                        model,
-                    ));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(error) => return Err(transport_error(error, model)),
-        }
-    }
-    Ok(Bytes::from(body))
 }
 
 fn build_chain(primary: Option<String>, fallbacks: &[String]) -> ModelChain {
@@ -704,6 +624,9 @@ impl OpenRouterBuilder {
         Ok(OpenRouter {
             inner: Arc::new(Inner {
                 http,
+                errors: Arc::new(OpenRouterErrors {
+                    api_key: api_key.clone(),
+                }),
                 api_key,
                 base_url,
                 default_model,

@@ -3,32 +3,36 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use orchestra_core::{Error, ErrorKind, RateLimitScope, Secret};
+use orchestra_openai_compat::{
+    ErrorMapper, Failure, body_message, mentions_context_length, parse_retry_after, truncate,
+    wire::{Code, ErrorEnvelope, WireError},
+};
 use reqwest::header::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::{
-    PROVIDER_NAME,
-    wire::{Code, ErrorEnvelope, WireError},
-};
+use crate::PROVIDER_NAME;
 
 /// Longest message kept from an upstream body; the rest is cut.
 const MAX_MESSAGE_CHARS: usize = 2_000;
 
-/// Everything known about one failed response.
-#[derive(Debug, Default)]
-pub(crate) struct Failure<'a> {
-    /// The HTTP status; `None` (or a 2xx) for errors inside a 200 body or stream.
-    pub(crate) http_status: Option<u16>,
-    /// Response headers, when the error came with its own response.
-    pub(crate) headers: Option<&'a HeaderMap>,
-    /// The parsed `error` object, when the caller already has it.
-    pub(crate) error: Option<&'a WireError>,
-    /// The raw body, parsed here when `error` is `None`.
-    pub(crate) body: &'a [u8],
-    /// The model the request asked for.
-    pub(crate) model: Option<&'a str>,
+/// OpenRouter's classification of failures, for the shared OpenAI-compatible code.
+pub(crate) struct OpenRouterErrors {
     /// Scrubbed from every message, in case an upstream echoes it.
-    pub(crate) api_key: Option<&'a Secret>,
+    pub(crate) api_key: Secret,
+}
+
+impl ErrorMapper for OpenRouterErrors {
+    fn provider(&self) -> &str {
+        PROVIDER_NAME
+    }
+
+    fn service(&self) -> &str {
+        "OpenRouter"
+    }
+
+    fn map(&self, failure: Failure<'_>) -> Error {
+        map_error(failure, Some(&self.api_key))
+    }
 }
 
 /// Maps a failed response (status, headers, `error` body) to a classified [`Error`].
@@ -38,7 +42,7 @@ pub(crate) struct Failure<'a> {
 /// (context length on 400, moderation on 403, ...). The retry hint comes from
 /// `Retry-After`, else `availability.retry_after`, else `X-RateLimit-Reset` (epoch ms, header
 /// or `error.metadata.headers`).
-pub(crate) fn map_error(failure: Failure<'_>) -> Error {
+fn map_error(failure: Failure<'_>, api_key: Option<&Secret>) -> Error {
     let parsed;
     let error = match failure.error {
         Some(error) => Some(error),
@@ -80,7 +84,7 @@ pub(crate) fn map_error(failure: Failure<'_>) -> Error {
     let upstream_message = error
         .and_then(|error| error.message.clone())
         .filter(|message| !message.trim().is_empty())
-        .unwrap_or_else(|| fallback_message(failure.body, status));
+        .unwrap_or_else(|| body_message(failure.body, status));
 
     let mut kind = error_type
         .and_then(kind_from_error_type)
@@ -102,7 +106,7 @@ pub(crate) fn map_error(failure: Failure<'_>) -> Error {
         .unwrap_or(ErrorKind::Server);
 
     let lower = upstream_message.to_ascii_lowercase();
-    if matches!(kind, ErrorKind::BadRequest) && is_context_length(&lower) {
+    if matches!(kind, ErrorKind::BadRequest) && mentions_context_length(&lower) {
         kind = ErrorKind::ContextLength;
     }
     if matches!(
@@ -114,11 +118,7 @@ pub(crate) fn map_error(failure: Failure<'_>) -> Error {
     }
 
     let mut message = describe(kind, &upstream_message, metadata);
-    if let Some(key) = failure
-        .api_key
-        .map(Secret::expose)
-        .filter(|key| key.len() >= 4)
-    {
+    if let Some(key) = api_key.map(Secret::expose).filter(|key| key.len() >= 4) {
         message = message.replace(key, Secret::REDACTED);
     }
     truncate(&mut message, MAX_MESSAGE_CHARS);
@@ -147,49 +147,6 @@ pub(crate) fn map_error(failure: Failure<'_>) -> Error {
         mapped = mapped.with_affordable_max_tokens(affordable);
     }
     mapped
-}
-
-/// Maps a transport failure (no HTTP response, or a body that broke off).
-pub(crate) fn transport_error(error: reqwest::Error, model: Option<&str>) -> Error {
-    let (kind, message) = if error.is_timeout() {
-        (ErrorKind::Timeout, "no response within the request timeout")
-    } else if error.is_connect() {
-        (ErrorKind::Connection, "could not connect to OpenRouter")
-    } else if error.is_decode() {
-        (ErrorKind::Decode, "could not decode the response body")
-    } else if error.is_body() {
-        (
-            ErrorKind::Connection,
-            "the connection broke while reading the response",
-        )
-    } else if error.is_builder() {
-        (ErrorKind::Config, "could not build the HTTP request")
-    } else {
-        (ErrorKind::Connection, "the HTTP request failed")
-    };
-    let mut mapped = Error::new(kind, message)
-        .with_provider(PROVIDER_NAME)
-        .with_source(error);
-    if let Some(model) = model {
-        mapped = mapped.with_model(model);
-    }
-    mapped
-}
-
-/// A decode failure of a successful response.
-pub(crate) fn decode_error(
-    what: &str,
-    cause: Option<serde_json::Error>,
-    model: Option<&str>,
-) -> Error {
-    let mut error = Error::new(ErrorKind::Decode, what.to_owned()).with_provider(PROVIDER_NAME);
-    if let Some(cause) = cause {
-        error = error.with_source(cause);
-    }
-    if let Some(model) = model {
-        error = error.with_model(model);
-    }
-    error
 }
 
 /// `error_type` (the stable vocabulary of `ApiErrorType`) → kind; `None` when unknown.
@@ -239,19 +196,6 @@ fn kind_from_availability(code: &str) -> Option<ErrorKind> {
         | "free_variant_ended" => ErrorKind::ModelNotFound,
         _ => return None,
     })
-}
-
-fn is_context_length(lower: &str) -> bool {
-    [
-        "context length",
-        "context_length",
-        "context window",
-        "maximum context",
-        "prompt is too long",
-        "too many tokens",
-    ]
-    .iter()
-    .any(|needle| lower.contains(needle))
 }
 
 fn is_moderation(lower: &str, metadata: Option<&Map<String, Value>>) -> bool {
@@ -317,28 +261,6 @@ fn parse_after(message: &str, marker: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-fn fallback_message(body: &[u8], status: Option<u16>) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        status.map_or_else(
-            || "unknown error".to_owned(),
-            |status| format!("HTTP {status} with an empty body"),
-        )
-    } else {
-        let mut text = text.to_owned();
-        truncate(&mut text, 500);
-        text
-    }
-}
-
-fn truncate(text: &mut String, max_chars: usize) {
-    if let Some((index, _)) = text.char_indices().nth(max_chars) {
-        text.truncate(index);
-        text.push('…');
-    }
-}
-
 /// `Retry-After` → `availability.retry_after` → `X-RateLimit-Reset` (header, then body).
 fn retry_after(headers: Option<&HeaderMap>, error: Option<&WireError>) -> Option<Duration> {
     let header = |name: &str| {
@@ -372,18 +294,6 @@ fn retry_after(headers: Option<&HeaderMap>, error: Option<&WireError>) -> Option
             Value::Number(number) => parse_reset(&number.to_string()),
             _ => None,
         })
-}
-
-/// `Retry-After`: delay-seconds (fractions tolerated) or an HTTP-date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    if let Ok(seconds) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).ok();
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 /// `X-RateLimit-Reset`: a Unix epoch in milliseconds (seconds if the number is small).
@@ -420,21 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_forms() {
-        assert_eq!(parse_retry_after("20"), Some(Duration::from_secs(20)));
-        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
-        let later = SystemTime::now() + Duration::from_secs(120);
-        let date = httpdate::fmt_http_date(later);
-        let parsed = parse_retry_after(&date).unwrap();
-        assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120));
-        assert_eq!(parse_retry_after("soon"), None);
+    fn reset_in_the_past_is_now() {
         assert_eq!(parse_reset("1000"), Some(Duration::ZERO));
-    }
-
-    #[test]
-    fn long_messages_are_cut_on_a_char_boundary() {
-        let mut text = "é".repeat(10);
-        truncate(&mut text, 4);
-        assert_eq!(text, "éééé…");
     }
 }

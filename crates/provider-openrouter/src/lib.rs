@@ -49,7 +49,6 @@ mod account;
 mod client;
 mod errors;
 mod preferences;
-mod sse;
 mod streaming;
 mod telemetry;
 mod wire;
@@ -63,10 +62,10 @@ pub use client::{
     DEFAULT_BASE_URL, DEFAULT_MODELS_CACHE_TTL, DEFAULT_REQUEST_TIMEOUT, MAX_SERVER_FALLBACKS,
     ModelChain, OpenRouter, OpenRouterBuilder,
 };
+pub use orchestra_openai_compat::{MAX_SSE_EVENT_BYTES, MAX_SSE_LINE_BYTES};
 pub use preferences::{
     DataCollection, MaxPrice, ProviderPreferences, ProviderSort, SortBy, SortPartition,
 };
-pub use streaming::{MAX_SSE_EVENT_BYTES, MAX_SSE_LINE_BYTES};
 
 /// The provider name in attempts, errors and logs.
 pub const PROVIDER_NAME: &str = "openrouter";

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use orchestra_core::{Error, Usage};
+use orchestra_openai_compat::{StreamObserver, StreamOutcome};
 use tracing::{Span, field::Empty};
 
 use crate::{PROVIDER_NAME, client::ModelChain};
@@ -88,5 +89,24 @@ impl RequestSpan {
         }
         self.span
             .in_scope(|| tracing::debug!(%error, "openrouter request failed"));
+    }
+}
+
+impl StreamObserver for RequestSpan {
+    fn succeeded(&mut self, outcome: &StreamOutcome<'_>) {
+        RequestSpan::succeeded(
+            self,
+            &Outcome {
+                id: outcome.id,
+                served_model: outcome.served_model,
+                upstream_provider: outcome.upstream_provider,
+                usage: outcome.usage,
+                status: outcome.status,
+            },
+        );
+    }
+
+    fn failed(&mut self, error: &Error) {
+        RequestSpan::failed(self, error);
     }
 }

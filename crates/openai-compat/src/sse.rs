@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 /// Why the byte stream is not acceptable SSE.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum SseError {
+pub enum SseError {
     /// A line grew past the limit before it ended.
     LineTooLong(usize),
     /// An event's data grew past the limit.
@@ -36,7 +36,7 @@ impl std::error::Error for SseError {}
 
 /// Incremental SSE parser.
 #[derive(Debug)]
-pub(crate) struct SseParser {
+pub struct SseParser {
     max_line: usize,
     max_event: usize,
     line: Vec<u8>,
@@ -50,7 +50,7 @@ pub(crate) struct SseParser {
 impl SseParser {
     /// A parser that rejects lines longer than `max_line` bytes and events whose data exceeds
     /// `max_event` bytes.
-    pub(crate) fn new(max_line: usize, max_event: usize) -> Self {
+    pub fn new(max_line: usize, max_event: usize) -> Self {
         Self {
             max_line,
             max_event,
@@ -63,7 +63,7 @@ impl SseParser {
     }
 
     /// Feeds bytes; completed events become available through [`next_event`](Self::next_event).
-    pub(crate) fn push(&mut self, mut bytes: &[u8]) -> Result<(), SseError> {
+    pub fn push(&mut self, mut bytes: &[u8]) -> Result<(), SseError> {
         if self.after_cr {
             self.after_cr = false;
             if let Some(rest) = bytes.strip_prefix(b"\n") {
@@ -91,14 +91,14 @@ impl SseParser {
     }
 
     /// The next complete event's data, if any.
-    pub(crate) fn next_event(&mut self) -> Option<String> {
+    pub fn next_event(&mut self) -> Option<String> {
         self.events.pop_front()
     }
 
     /// At end of input: the data of an event that was not closed by a blank line.
     ///
     /// The SSE spec discards such an event; callers decide whether to trust it.
-    pub(crate) fn finish(&mut self) -> Option<String> {
+    pub fn finish(&mut self) -> Option<String> {
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
             if self.process_line(&line).is_err() {
