@@ -42,7 +42,7 @@ pub use error::{ConfigError, ConfigErrors, ConfigWarning, Problem};
 pub use load::Loaded;
 pub use settings::{
     OpenRouterSettings, PortkeySettings, ProviderKind, RateLimit, ResilienceSettings, Route,
-    Settings, Strategy, Target, TargetRetry,
+    RoutingSettings, Settings, Strategy, Target, TargetRetry,
 };
 pub use source::{EnvSource, EnvValue, Environment, MapEnv, Origin};
 pub use variables::{

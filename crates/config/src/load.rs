@@ -10,8 +10,8 @@ use crate::{
     error::{ConfigError, ConfigErrors, ConfigWarning, Problem, suggest},
     json,
     settings::{
-        OpenRouterSettings, PortkeySettings, ProviderKind, RateLimit, ResilienceSettings, Settings,
-        Strategy, Target,
+        OpenRouterSettings, PortkeySettings, ProviderKind, RateLimit, ResilienceSettings,
+        RoutingSettings, Settings, Strategy, Target,
     },
     source::{EnvSource, Environment, Origin},
     variables::{OWNED_PREFIXES, PORTKEY_PROVIDERS, VARIABLES},
@@ -121,12 +121,27 @@ impl<'a> Loader<'a> {
             virtual_key,
         };
 
+        let routing = RoutingSettings {
+            strategy: self
+                .name("LLM_ROUTING_STRATEGY", "strategy", Strategy::NAMES)
+                .map_or(Strategy::Fallback, |name| match name {
+                    "loadbalance" => Strategy::Loadbalance,
+                    "cost_aware" => Strategy::CostAware,
+                    _ => Strategy::Fallback,
+                }),
+            targets: self.targets("LLM_ROUTING_TARGETS"),
+            stream_idle_timeout: self
+                .raw("LLM_STREAM_IDLE_TIMEOUT")
+                .is_some()
+                .then(|| self.duration("LLM_STREAM_IDLE_TIMEOUT", Duration::ZERO, false)),
+        };
         let resilience = self.resilience();
         let settings = Settings {
             preferred_provider,
             agent_model_map,
             openrouter,
             portkey,
+            routing,
             resilience,
         };
         self.cross_checks(&settings);

@@ -23,6 +23,8 @@ pub struct Settings {
     pub openrouter: OpenRouterSettings,
     /// `PORTKEY_*`, `TRACE_ID`, `VIRTUAL_KEY`.
     pub portkey: PortkeySettings,
+    /// `LLM_ROUTING_*`: client-side routing.
+    pub routing: RoutingSettings,
     /// `LLM_*` retry and timeout settings.
     pub resilience: ResilienceSettings,
 }
@@ -34,6 +36,7 @@ impl Default for Settings {
             agent_model_map: BTreeMap::new(),
             openrouter: OpenRouterSettings::default(),
             portkey: PortkeySettings::default(),
+            routing: RoutingSettings::default(),
             resilience: ResilienceSettings::default(),
         }
     }
@@ -139,6 +142,17 @@ impl Settings {
             "PORTKEY_CACHE_ENABLED" => portkey.cache_enabled.to_string(),
             "TRACE_ID" => optional(portkey.trace_id.as_ref()),
             "VIRTUAL_KEY" => optional(portkey.virtual_key.as_ref()),
+            "LLM_ROUTING_STRATEGY" => self.routing.strategy.to_string(),
+            "LLM_ROUTING_TARGETS" => json(&self.routing.targets),
+            "LLM_STREAM_IDLE_TIMEOUT" => self.routing.stream_idle_timeout.map_or_else(
+                || {
+                    format!(
+                        "{} (LLM_REQUEST_TIMEOUT)",
+                        seconds(resilience.request_timeout)
+                    )
+                },
+                seconds,
+            ),
             "LLM_REQUEST_TIMEOUT" => seconds(resilience.request_timeout),
             "LLM_MAX_RETRIES" => resilience.max_retries.to_string(),
             "LLM_RETRY_DELAY" => seconds(resilience.retry_delay),
@@ -382,6 +396,36 @@ pub struct TargetRetry {
     /// Honour the upstream's `Retry-After`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_retry_after_header: Option<bool>,
+}
+
+/// `LLM_ROUTING_*` and `LLM_STREAM_IDLE_TIMEOUT`: client-side routing, for any provider.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct RoutingSettings {
+    /// `LLM_ROUTING_STRATEGY`.
+    pub strategy: Strategy,
+    /// `LLM_ROUTING_TARGETS`; empty means the OpenRouter default model then its free
+    /// fallbacks.
+    pub targets: Vec<Target>,
+    /// `LLM_STREAM_IDLE_TIMEOUT`; `None` means `LLM_REQUEST_TIMEOUT`.
+    #[serde(rename = "stream_idle_timeout_secs", with = "optional_seconds")]
+    pub stream_idle_timeout: Option<Duration>,
+}
+
+mod optional_seconds {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
+            None => serializer.serialize_none(),
+        }
+    }
 }
 
 /// `LLM_*` retry and timeout settings.

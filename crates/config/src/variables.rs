@@ -53,6 +53,7 @@ const fn secret(mut variable: Variable) -> Variable {
 const GENERAL: &str = "General";
 const OPENROUTER: &str = "OpenRouter";
 const PORTKEY: &str = "Portkey";
+const ROUTING: &str = "Routing";
 const RESILIENCE: &str = "Retries and timeouts";
 const RATE_LIMITS: &str = "Rate limits";
 
@@ -170,6 +171,30 @@ pub const VARIABLES: &[Variable] = &[
         "`vk-…`",
         "Portkey virtual key (`x-portkey-virtual-key`; hosted Portkey only).",
     )),
+    var(
+        "LLM_ROUTING_STRATEGY",
+        ROUTING,
+        "`fallback` \\| `loadbalance` \\| `cost_aware`",
+        "`fallback`",
+        "`cost_aware`",
+        "Client-side routing over the targets, for any provider: in order, weighted random over healthy targets, or cheapest estimated cost first (context length checked, free models when the balance cannot pay). With Portkey the gateway applies `PORTKEY_STRATEGY` itself.",
+    ),
+    var(
+        "LLM_ROUTING_TARGETS",
+        ROUTING,
+        "JSON list of targets (same shape as `PORTKEY_FALLBACKS`)",
+        "`OPENROUTER_DEFAULT_MODEL`, then each of `OPENROUTER_FREE_FALLBACKS`, equal weights",
+        r#"`[{"provider":"openrouter","model":"openai/gpt-4o-mini","weight":70},{"provider":"openrouter","model":"google/gemini-2.5-flash:free","weight":30}]`"#,
+        "Where client-side routing may send a request. A request's agent model (`AGENT_MODEL_MAP`) leads, then these in the strategy's order.",
+    ),
+    var(
+        "LLM_STREAM_IDLE_TIMEOUT",
+        ROUTING,
+        "seconds (number, or with `ms`/`s`/`m`)",
+        "`LLM_REQUEST_TIMEOUT`",
+        "`15`",
+        "Longest silence between two stream events. Before the first content a stall moves the stream to the next target; after it the stream ends as interrupted, with the text so far. Must be greater than 0.",
+    ),
     var(
         "LLM_REQUEST_TIMEOUT",
         RESILIENCE,

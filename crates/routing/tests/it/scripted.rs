@@ -1,0 +1,197 @@
+//! Router decisions with scripted in-process providers on tokio's paused clock: cooldown
+//! waits, deadlines and failover rules, where time matters and no network is involved.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use orchestra_core::{
+    ChatRequest, ChatResponse, ChatStream, Choice, Error, ErrorKind, FinishReason, Message,
+    Provider, RateLimitScope,
+};
+use orchestra_routing::{Router, Target};
+use tokio::time::Instant;
+
+/// Answers each call with the next scripted reply (success once the script is used up) and
+/// records the models it was asked for.
+struct Scripted {
+    name: &'static str,
+    replies: Mutex<VecDeque<Error>>,
+    asked: Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn new(name: &'static str, failures: impl IntoIterator<Item = Error>) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            replies: Mutex::new(failures.into_iter().collect()),
+            asked: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Provider for Scripted {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        let model = request.model.clone().unwrap_or_default();
+        self.asked.lock().unwrap().push(model.clone());
+        if let Some(error) = self.replies.lock().unwrap().pop_front() {
+            return Err(error);
+        }
+        let choice = Choice::new(0, Message::assistant("ok"), Some(FinishReason::Stop));
+        Ok(ChatResponse::new("id", model, self.name, vec![choice]))
+    }
+
+    async fn chat_stream(&self, _: &ChatRequest) -> Result<ChatStream, Error> {
+        Err(Error::unsupported("scripted streams"))
+    }
+}
+
+fn rate_limited(retry_after: u64) -> Error {
+    Error::rate_limited(RateLimitScope::Upstream, "Rate limit exceeded")
+        .with_status(429)
+        .with_retry_after(Duration::from_secs(retry_after))
+}
+
+fn request() -> ChatRequest {
+    ChatRequest::new(vec![Message::user("hi")])
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_every_target_cools_down_the_router_waits_for_the_earliest_recovery() {
+    let a = Scripted::new("a", [rate_limited(20)]);
+    let b = Scripted::new("b", [rate_limited(5)]);
+    let router = Router::builder()
+        .target(Target::new(a.clone(), "m-a"))
+        .target(Target::new(b.clone(), "m-b"))
+        .deadline(Duration::from_secs(30))
+        .build()
+        .unwrap();
+
+    let started = Instant::now();
+    let response = router.chat(&request()).await.unwrap();
+    assert_eq!(response.model, "m-b", "b recovers first (5 s < 20 s)");
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    let outcomes: Vec<String> = response
+        .metadata
+        .attempts
+        .iter()
+        .map(|attempt| format!("{} {}", attempt.model, attempt.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "m-a rate_limited",
+            "m-b rate_limited",
+            "m-a skipped:rate_limited",
+            "m-b success"
+        ]
+    );
+    assert_eq!(a.asked().len(), 1, "a was never asked while cooling");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recovery_beyond_the_deadline_fails_at_once_with_every_attempt_and_the_cooldowns() {
+    let a = Scripted::new("a", [rate_limited(30)]);
+    let router = Router::builder()
+        .target(Target::new(a.clone(), "m-a"))
+        .deadline(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let error = router.chat(&request()).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::ZERO, "no waiting");
+    assert_eq!(error.kind(), ErrorKind::AllTargetsFailed);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(error.attempts().len(), 1);
+    assert_eq!(error.attempts()[0].status, Some(429));
+    let text = error.to_string();
+    assert!(
+        text.contains("cooling down: a:m-a for 30.0s (rate_limited)"),
+        "{text}"
+    );
+
+    // The next call skips it without sending anything.
+    let error = router.chat(&request()).await.unwrap_err();
+    assert_eq!(a.asked().len(), 1);
+    assert_eq!(
+        error.attempts()[0].outcome.to_string(),
+        "skipped:rate_limited"
+    );
+    assert_eq!(router.cooldowns()[0].target, "a:m-a");
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_requests_do_not_fail_over_and_auth_errors_skip_only_their_provider() {
+    let a = Scripted::new(
+        "a",
+        [Error::new(
+            ErrorKind::BadRequest,
+            "messages must not be empty",
+        )],
+    );
+    let b = Scripted::new("b", []);
+    let router = Router::builder()
+        .target(Target::new(a.clone(), "m-a"))
+        .target(Target::new(b.clone(), "m-b"))
+        .build()
+        .unwrap();
+    let error = router.chat(&request()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::BadRequest);
+    assert_eq!(error.attempts().len(), 1);
+    assert!(
+        b.asked().is_empty(),
+        "every target would refuse a bad request"
+    );
+
+    let refused = Scripted::new("a", [Error::new(ErrorKind::Auth, "invalid key")]);
+    let other = Scripted::new("b", []);
+    let router = Router::builder()
+        .target(Target::new(refused.clone(), "m-1"))
+        .target(Target::new(refused.clone(), "m-2"))
+        .target(Target::new(other.clone(), "m-3"))
+        .build()
+        .unwrap();
+    let response = router.chat(&request()).await.unwrap();
+    assert_eq!(response.model, "m-3");
+    assert_eq!(
+        refused.asked(),
+        ["m-1"],
+        "the same key would be refused again"
+    );
+    assert_eq!(
+        response.metadata.attempts[1].outcome.to_string(),
+        "skipped:auth"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn agent_types_lead_with_their_model_and_unknown_ones_use_the_default_route() {
+    let a = Scripted::new("a", []);
+    let router = Router::builder()
+        .target(Target::new(a.clone(), "default-model"))
+        .target(Target::new(a.clone(), "fallback-model"))
+        .agent_model("researcher", "fallback-model")
+        .agent_model("coder", "unlisted-model")
+        .build()
+        .unwrap();
+    for (agent, served) in [
+        ("researcher", "fallback-model"),
+        ("coder", "unlisted-model"),
+        ("stranger", "default-model"),
+    ] {
+        let response = router.chat(&request().agent_type(agent)).await.unwrap();
+        assert_eq!(response.model, served, "agent {agent}");
+    }
+}
