@@ -4,4 +4,5 @@
 // In tests a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod chat_agent;
 mod config_check;
