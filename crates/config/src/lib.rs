@@ -47,5 +47,5 @@ pub use settings::{
 pub use source::{EnvSource, EnvValue, Environment, MapEnv, Origin};
 pub use variables::{
     OPENROUTER_DEFAULT_BASE_URL, PORTKEY_DEFAULT_BASE_URL, PORTKEY_PROVIDERS, VARIABLES, Variable,
-    render_markdown, variable,
+    provider_key_variable, render_markdown, variable,
 };

@@ -111,14 +111,17 @@ impl<'a> Loader<'a> {
                 "cost_aware" => Strategy::CostAware,
                 _ => Strategy::Fallback,
             });
+        let fallbacks = self.targets("PORTKEY_FALLBACKS");
+        let provider_keys = self.provider_keys(&fallbacks, openrouter.api_key.as_ref());
         let portkey = PortkeySettings {
             api_key: portkey_key,
             base_url: self.url("PORTKEY_BASE_URL", defaults.portkey.base_url),
-            fallbacks: self.targets("PORTKEY_FALLBACKS"),
+            fallbacks,
             strategy,
             cache_enabled: self.boolean("PORTKEY_CACHE_ENABLED", false),
             trace_id: self.header_safe_string("TRACE_ID"),
             virtual_key,
+            provider_keys,
         };
 
         let routing = RoutingSettings {
@@ -567,6 +570,61 @@ impl<'a> Loader<'a> {
         targets
     }
 
+    /// `<PROVIDER>_API_KEY` for the providers of targets without their own key
+    /// (`OPENROUTER_API_KEY` is already read).
+    fn provider_keys(
+        &mut self,
+        targets: &[Target],
+        openrouter_key: Option<&Secret>,
+    ) -> BTreeMap<String, Secret> {
+        let mut keys = BTreeMap::new();
+        for target in targets {
+            if target.api_key.is_some()
+                || target.virtual_key.is_some()
+                || keys.contains_key(&target.provider)
+            {
+                continue;
+            }
+            let key = if target.provider == "openrouter" {
+                openrouter_key.cloned()
+            } else {
+                let name = crate::provider_key_variable(&target.provider);
+                self.dynamic_secret(&name)
+            };
+            if let Some(key) = key {
+                keys.insert(target.provider.clone(), key);
+            }
+        }
+        keys
+    }
+
+    /// A secret whose variable name is computed ([`secret`](Self::secret) for those).
+    fn dynamic_secret(&mut self, name: &str) -> Option<Secret> {
+        let value = self.source.get(name)?;
+        if !value.is_unicode {
+            self.fail(name, Some(value.origin), Problem::NotUnicode);
+            return None;
+        }
+        let trimmed = value.value.trim();
+        if trimmed.is_empty() {
+            return None;
+        }
+        if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            // Never echo the value: it is a credential.
+            self.fail(
+                name,
+                Some(value.origin),
+                Problem::InvalidValue {
+                    expected: "a key without spaces or control characters".to_owned(),
+                    found: None,
+                },
+            );
+            return None;
+        }
+        self.secrets.push(trimmed.to_owned());
+        Some(Secret::new(trimmed))
+    }
+
     fn resilience(&mut self) -> ResilienceSettings {
         let defaults = ResilienceSettings::default();
         let request_timeout = self.duration("LLM_REQUEST_TIMEOUT", defaults.request_timeout, false);
@@ -743,6 +801,23 @@ impl<'a> Loader<'a> {
             ProviderKind::Portkey => {
                 if settings.portkey.fallbacks.is_empty() {
                     self.warn("PORTKEY_FALLBACKS", "empty while PREFERRED_LLM_PROVIDER is portkey: the gateway has no targets to route to");
+                }
+                if settings.portkey.virtual_key.is_none() {
+                    for (index, target) in settings.portkey.fallbacks.iter().enumerate() {
+                        let keyless = target.api_key.is_none()
+                            && target.virtual_key.is_none()
+                            && !settings.portkey.provider_keys.contains_key(&target.provider);
+                        if keyless {
+                            self.warn(
+                                "PORTKEY_FALLBACKS",
+                                format!(
+                                    "[{index}] ({}) has no api_key or virtual_key and {} is not set: the gateway sends that provider no key",
+                                    target.provider,
+                                    crate::provider_key_variable(&target.provider)
+                                ),
+                            );
+                        }
+                    }
                 }
                 let hosted = settings.portkey.base_url.host_str() == Some("api.portkey.ai");
                 if hosted && settings.portkey.api_key.is_none() {

@@ -142,6 +142,13 @@ impl Settings {
             "PORTKEY_CACHE_ENABLED" => portkey.cache_enabled.to_string(),
             "TRACE_ID" => optional(portkey.trace_id.as_ref()),
             "VIRTUAL_KEY" => optional(portkey.virtual_key.as_ref()),
+            "<PROVIDER>_API_KEY" if portkey.provider_keys.is_empty() => "-".to_owned(),
+            "<PROVIDER>_API_KEY" => portkey
+                .provider_keys
+                .iter()
+                .map(|(provider, key)| format!("{}={key}", crate::provider_key_variable(provider)))
+                .collect::<Vec<_>>()
+                .join(", "),
             "LLM_ROUTING_STRATEGY" => self.routing.strategy.to_string(),
             "LLM_ROUTING_TARGETS" => json(&self.routing.targets),
             "LLM_STREAM_IDLE_TIMEOUT" => self.routing.stream_idle_timeout.map_or_else(
@@ -321,6 +328,10 @@ pub struct PortkeySettings {
     pub trace_id: Option<String>,
     /// `VIRTUAL_KEY`.
     pub virtual_key: Option<Secret>,
+    /// `<PROVIDER>_API_KEY` by provider slug (`openai` → `OPENAI_API_KEY`): read only for
+    /// the providers of targets that set neither `api_key` nor `virtual_key`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_keys: BTreeMap<String, Secret>,
 }
 
 impl Default for PortkeySettings {
@@ -333,6 +344,7 @@ impl Default for PortkeySettings {
             cache_enabled: false,
             trace_id: None,
             virtual_key: None,
+            provider_keys: BTreeMap::new(),
         }
     }
 }

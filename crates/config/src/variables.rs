@@ -164,6 +164,14 @@ pub const VARIABLES: &[Variable] = &[
         "Trace id sent as `x-portkey-trace-id`.",
     ),
     secret(var(
+        "<PROVIDER>_API_KEY",
+        PORTKEY,
+        "secret string, one variable per provider",
+        "-",
+        "`OPENAI_API_KEY=sk-…`",
+        "Provider key for the `PORTKEY_FALLBACKS` targets that set neither `api_key` nor `virtual_key`, read for each such target's provider: the slug upper-cased with `-` as `_` (`openai` → `OPENAI_API_KEY`, `together-ai` → `TOGETHER_AI_API_KEY`, `openrouter` → `OPENROUTER_API_KEY`). Sent to the gateway inside `x-portkey-config`, never printed.",
+    )),
+    secret(var(
         "VIRTUAL_KEY",
         PORTKEY,
         "secret string",
@@ -336,6 +344,28 @@ pub const PORTKEY_PROVIDERS: &[&str] = &[
     "z-ai",
     "zhipu",
 ];
+
+/// The variable holding the API key of a Portkey provider: the slug upper-cased, `-` as `_`,
+/// then `_API_KEY`.
+///
+/// ```
+/// assert_eq!(orchestra_config::provider_key_variable("together-ai"), "TOGETHER_AI_API_KEY");
+/// assert_eq!(orchestra_config::provider_key_variable("openrouter"), "OPENROUTER_API_KEY");
+/// ```
+pub fn provider_key_variable(provider: &str) -> String {
+    let mut name: String = provider
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    name.push_str("_API_KEY");
+    name
+}
 
 /// Looks up a variable by name.
 pub fn variable(name: &str) -> Option<&'static Variable> {

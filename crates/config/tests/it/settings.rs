@@ -252,3 +252,55 @@ fn rate_limits_and_deadline_resolve() {
         short.warnings
     );
 }
+
+#[test]
+fn provider_keys_are_read_for_keyless_targets_only_and_never_shown() {
+    let env = MapEnv::from_iter([
+        ("PREFERRED_LLM_PROVIDER", "portkey"),
+        (
+            "PORTKEY_FALLBACKS",
+            r#"[
+  {"provider":"openai", "model":"gpt-4o-mini"},
+  {"provider":"openrouter", "model":"google/gemini-2.5-flash:free"},
+  {"provider":"groq", "model":"mixtral-8x7b-32768", "api_key": "gsk-own-key"},
+  {"provider":"together-ai", "model":"meta-llama/Llama-3-8b-chat-hf"}
+]"#,
+        ),
+        ("OPENAI_API_KEY", "sk-openai-secret"),
+        ("OPENROUTER_API_KEY", "sk-or-v1-secret"),
+        ("GROQ_API_KEY", "gsk-unused-secret"),
+        ("PORTKEY_BASE_URL", "http://127.0.0.1:8787/v1"),
+    ]);
+    let loaded = Settings::load(&env).unwrap();
+    let keys = &loaded.settings.portkey.provider_keys;
+    let names: Vec<&str> = keys.keys().map(String::as_str).collect();
+    // groq has its own api_key; together-ai has no TOGETHER_AI_API_KEY.
+    assert_eq!(names, ["openai", "openrouter"]);
+    assert_eq!(keys["openai"].expose(), "sk-openai-secret");
+    assert_eq!(keys["openrouter"].expose(), "sk-or-v1-secret");
+
+    let described = loaded.settings.describe();
+    let row = described
+        .iter()
+        .find(|(name, _)| *name == "<PROVIDER>_API_KEY")
+        .unwrap();
+    assert_eq!(
+        row.1,
+        "OPENAI_API_KEY=[redacted], OPENROUTER_API_KEY=[redacted]"
+    );
+    let shown = format!(
+        "{:?} {} {described:?}",
+        loaded.settings,
+        serde_json::to_string(&loaded.settings).unwrap()
+    );
+    for secret in ["sk-openai-secret", "sk-or-v1-secret", "gsk-"] {
+        assert!(!shown.contains(secret), "{secret} leaked");
+    }
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "PORTKEY_FALLBACKS: [3] (together-ai) has no api_key or virtual_key and TOGETHER_AI_API_KEY is not set: the gateway sends that provider no key"
+        ]
+    );
+}
