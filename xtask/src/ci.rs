@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use xshell::{Shell, cmd};
 
 pub(crate) fn run(sh: &Shell) -> Result<()> {
@@ -24,6 +24,8 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
         .run()
         .map_err(Into::into)
     })?;
+    // The Redis quota tests of orchestra-resilience start their own `redis-server`.
+    step("redis-server", || ensure_redis_server(sh))?;
     step("test", || {
         if cmd!(sh, "cargo nextest --version")
             .quiet()
@@ -47,6 +49,40 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
             .map_err(Into::into)
     })?;
     println!("\nxtask ci: all checks passed");
+    Ok(())
+}
+
+/// Makes sure `redis-server` is on the PATH, installing the Debian package when it is not
+/// (CI runs on a fresh Debian machine as root). The tests start and stop their own servers
+/// on free loopback ports; nothing is left running.
+fn ensure_redis_server(sh: &Shell) -> Result<()> {
+    let installed = || {
+        cmd!(sh, "redis-server --version")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run()
+            .is_ok()
+    };
+    if installed() {
+        println!("redis-server is installed");
+        return Ok(());
+    }
+    println!("redis-server is missing: installing the Debian package");
+    let _frontend = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
+    let install = cmd!(sh, "apt-get update -q").run().and_then(|()| {
+        cmd!(
+            sh,
+            "apt-get install -y -q --no-install-recommends redis-server"
+        )
+        .run()
+    });
+    if install.is_err() || !installed() {
+        bail!(
+            "redis-server is needed by the Redis quota tests and could not be installed; \
+             install it (Debian: `apt-get install redis-server`) and run again"
+        );
+    }
     Ok(())
 }
 

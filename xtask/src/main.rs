@@ -3,6 +3,8 @@
 //!
 //! - `cargo xtask ci`: everything CI checks, runnable locally: formatting, clippy with
 //!   warnings denied, generated files up to date, the whole test suite, and the docs.
+//!   Installs Debian's `redis-server` first when it is missing (the Redis quota tests
+//!   start their own servers with it).
 //! - `cargo xtask codegen [--check]`: regenerate `docs/configuration.md` from the variable
 //!   table in orchestra-config (`--check` fails when it is stale).
 
@@ -21,6 +23,7 @@ usage: cargo xtask <command>
 
 commands:
   ci                 fmt check, clippy -D warnings, codegen --check, tests, docs
+                     (installs redis-server with apt-get when missing)
   codegen [--check]  regenerate docs/configuration.md (--check: fail if stale)";
 
 fn main() -> Result<()> {
