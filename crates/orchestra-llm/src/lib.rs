@@ -8,6 +8,9 @@
 //!
 //! - `config` *(enabled by default)*: [`config`], typed settings from the environment and
 //!   `.env`.
+//! - `resilience` *(enabled by default)*: [`resilience`], retries with backoff and
+//!   `Retry-After`, client-side quotas and cooldowns as provider decorators.
+//! - `resilience-redis`: quotas shared between processes through Redis.
 //!
 //! The contract types of `orchestra-core` (requests, responses, streams, [`Error`],
 //! [`Provider`]) are always available at the crate root.
@@ -29,6 +32,10 @@ pub use orchestra_core::*;
 #[cfg(feature = "config")]
 #[doc(inline)]
 pub use orchestra_config as config;
+
+#[cfg(feature = "resilience")]
+#[doc(inline)]
+pub use orchestra_resilience as resilience;
 
 /// Compiles and runs the README's example, so the front page never drifts from the API.
 #[cfg(doctest)]
