@@ -27,7 +27,10 @@ fn chat_json_with_an_agent_reports_the_agents_model_in_attempts() {
         ("OPENROUTER_API_KEY", KEY),
         ("OPENROUTER_BASE_URL", base_url.as_str()),
         ("OPENROUTER_DEFAULT_MODEL", "openai/gpt-4o-mini"),
-        ("AGENT_MODEL_MAP", r#"{"researcher":"anthropic/claude-3-opus"}"#),
+        (
+            "AGENT_MODEL_MAP",
+            r#"{"researcher":"anthropic/claude-3-opus"}"#,
+        ),
     ]);
     let cli = Cli::try_parse_from(["orchestra", "chat", "--json", "--agent", "researcher", "hi"])
         .unwrap();
