@@ -245,6 +245,33 @@ impl Cooldowns {
         })
     }
 
+    /// How long `model` of `provider` (or the whole provider) stays refused, and why;
+    /// `None` when it may be sent to. A target whose probe is in flight counts as refused
+    /// for [`PROBE_WAIT`](Self::PROBE_WAIT), so a router retries it soon without spinning.
+    pub fn remaining(&self, provider: &str, model: &str) -> Option<(Duration, CooldownReason)> {
+        let now = self.clock.now();
+        let table = self.lock();
+        targets(provider, model)
+            .iter()
+            .filter_map(|target| table.cooling.get(target))
+            .filter(|state| now < state.until || state.probing)
+            .map(|state| {
+                let left = state.until.saturating_sub(now);
+                (
+                    if left.is_zero() {
+                        Self::PROBE_WAIT
+                    } else {
+                        left
+                    },
+                    state.reason,
+                )
+            })
+            .max_by_key(|(left, _)| *left)
+    }
+
+    /// How long a router should wait for a target whose probe request is in flight.
+    pub const PROBE_WAIT: Duration = Duration::from_millis(100);
+
     /// Puts `target` into cooldown for `duration` (capped by the policy).
     pub fn start(&self, target: CooldownTarget, reason: CooldownReason, duration: Duration) {
         let until = self.clock.now() + duration.min(self.policy.max_cooldown);

@@ -144,3 +144,17 @@ pub trait TargetHealth: Send + Sync + fmt::Debug {
     /// The health of `model` on the provider named `provider`.
     fn health(&self, provider: &str, model: &str) -> Health;
 }
+
+/// The resilience layer's shared cooldown table as the router's health view, so a router
+/// skips what the per-target cooldown layers would refuse.
+impl TargetHealth for orchestra_resilience::Cooldowns {
+    fn health(&self, provider: &str, model: &str) -> Health {
+        match self.remaining(provider, model) {
+            None => Health::Ready,
+            Some((retry_in, reason)) => Health::Unavailable {
+                retry_in,
+                reason: reason.to_string(),
+            },
+        }
+    }
+}

@@ -195,3 +195,39 @@ async fn agent_types_lead_with_their_model_and_unknown_ones_use_the_default_rout
         assert_eq!(response.model, served, "agent {agent}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_resilience_cooldown_table_steers_the_router() {
+    use orchestra_resilience::{CooldownPolicy, CooldownReason, CooldownTarget, Cooldowns};
+
+    let cooldowns = Arc::new(Cooldowns::new(CooldownPolicy::default()));
+    cooldowns.start(
+        CooldownTarget::Model {
+            provider: "a".into(),
+            model: "m-a".into(),
+        },
+        CooldownReason::RateLimited,
+        Duration::from_secs(10),
+    );
+    let a = Scripted::new("a", []);
+    let router = Router::builder()
+        .target(Target::new(a.clone(), "m-a"))
+        .target(Target::new(a.clone(), "m-b"))
+        .health(cooldowns.clone())
+        .build()
+        .unwrap();
+    let response = router.chat(&request()).await.unwrap();
+    assert_eq!(response.model, "m-b");
+    assert_eq!(a.asked(), ["m-b"]);
+    let skipped = &response.metadata.attempts[0];
+    assert_eq!(skipped.outcome.to_string(), "skipped:rate_limited");
+    assert!(
+        skipped.detail.as_deref().unwrap().contains("10.0s"),
+        "{skipped:?}"
+    );
+
+    // Once the table's cooldown ends the preferred order returns.
+    tokio::time::advance(Duration::from_secs(11)).await;
+    let response = router.chat(&request()).await.unwrap();
+    assert_eq!(response.model, "m-a");
+}
