@@ -9,13 +9,18 @@ mod fallback;
 mod latency;
 mod loadbalance;
 
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    sync::{Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
 
 pub use cost_aware::CostAware;
 pub use fallback::Fallback;
 pub use latency::LeastLatency;
 pub use loadbalance::Loadbalance;
 use orchestra_core::{ChatRequest, ModelPricing};
+use rand::{SeedableRng, rngs::StdRng};
 
 use crate::{Health, Target};
 
@@ -145,5 +150,24 @@ pub trait Strategy: Send + Sync + fmt::Debug {
     /// providers' model lists before the first request).
     fn needs_catalog(&self) -> bool {
         false
+    }
+}
+
+/// The random source of the randomised strategies: seeded from the OS, or from a number for
+/// reproducible runs.
+#[derive(Debug)]
+struct StrategyRng(Mutex<StdRng>);
+
+impl StrategyRng {
+    fn from_os() -> Self {
+        Self(Mutex::new(rand::make_rng()))
+    }
+
+    fn seeded(seed: u64) -> Self {
+        Self(Mutex::new(StdRng::seed_from_u64(seed)))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StdRng> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -1,7 +1,6 @@
-use std::sync::{Mutex, PoisonError};
+use rand::RngExt;
 
-use rand::{RngExt, SeedableRng, rngs::StdRng};
-
+use super::StrategyRng;
 use crate::{Candidate, RoutingContext, Strategy};
 
 /// Latency-aware: "power of two choices" over each target's moving-average latency. Two
@@ -11,7 +10,7 @@ use crate::{Candidate, RoutingContext, Strategy};
 /// away from slow ones.
 #[derive(Debug)]
 pub struct LeastLatency {
-    rng: Mutex<StdRng>,
+    rng: StrategyRng,
 }
 
 impl Default for LeastLatency {
@@ -24,14 +23,14 @@ impl LeastLatency {
     /// Seeded from the operating system.
     pub fn new() -> Self {
         Self {
-            rng: Mutex::new(rand::make_rng()),
+            rng: StrategyRng::from_os(),
         }
     }
 
     /// Seeded with `seed`, for reproducible runs.
     pub fn seeded(seed: u64) -> Self {
         Self {
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            rng: StrategyRng::seeded(seed),
         }
     }
 }
@@ -55,7 +54,7 @@ impl Strategy for LeastLatency {
             .take_while(|&&i| candidates[i].health.is_ready())
             .count();
         if healthy >= 2 {
-            let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut rng = self.rng.lock();
             let first = rng.random_range(0..healthy);
             let mut second = rng.random_range(0..healthy - 1);
             if second >= first {

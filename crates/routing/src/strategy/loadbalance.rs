@@ -1,7 +1,6 @@
-use std::sync::{Mutex, PoisonError};
+use rand::RngExt;
 
-use rand::{RngExt, SeedableRng, rngs::StdRng};
-
+use super::StrategyRng;
 use crate::{Candidate, RoutingContext, Strategy};
 
 /// Weighted random choice among healthy targets (weights renormalised over them), then the
@@ -17,7 +16,7 @@ use crate::{Candidate, RoutingContext, Strategy};
 /// ```
 #[derive(Debug)]
 pub struct Loadbalance {
-    rng: Mutex<StdRng>,
+    rng: StrategyRng,
 }
 
 impl Default for Loadbalance {
@@ -30,14 +29,14 @@ impl Loadbalance {
     /// Seeded from the operating system.
     pub fn new() -> Self {
         Self {
-            rng: Mutex::new(rand::make_rng()),
+            rng: StrategyRng::from_os(),
         }
     }
 
     /// Seeded with `seed`: the same picks every run.
     pub fn seeded(seed: u64) -> Self {
         Self {
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            rng: StrategyRng::seeded(seed),
         }
     }
 }
@@ -48,7 +47,7 @@ impl Strategy for Loadbalance {
     }
 
     fn plan(&self, _context: &RoutingContext<'_>, candidates: &[Candidate<'_>]) -> Vec<usize> {
-        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rng = self.rng.lock();
         // Healthy targets first, each group in weighted-random order without replacement
         // (the first pick is exactly "weight / Σ healthy weights"); zero weights trail.
         let (healthy, unhealthy): (Vec<usize>, Vec<usize>) =
