@@ -2,7 +2,7 @@
 //! owes its callers: bounded buffering, typed in-band errors, and no clean end for a stream
 //! that was cut (the partial text rides on the error).
 
-use std::{collections::BTreeSet, collections::VecDeque, pin::Pin, sync::Arc};
+use std::{collections::BTreeSet, collections::VecDeque, pin::Pin, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -65,6 +65,10 @@ pub struct StreamSetup {
     pub upstream_provider: Option<String>,
     /// Attempts made before this stream started, put on the [`StreamStart`] event.
     pub attempts: Vec<Attempt>,
+    /// The longest silence between two pieces of the body: past it the stream ends with
+    /// [`StreamInterrupted`](ErrorKind::StreamInterrupted). `None` leaves stalls to the HTTP
+    /// client's read timeout. Needs a Tokio runtime with time enabled.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl StreamSetup {
@@ -180,7 +184,20 @@ impl StreamState {
                 self.handle(&data);
                 continue;
             }
-            match self.body.next().await {
+            let next = match self.setup.idle_timeout {
+                None => self.body.next().await,
+                Some(limit) => match tokio::time::timeout(limit, self.body.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        let interrupted = self.interrupted(&format!(
+                            "the stream was silent for longer than {limit:?}"
+                        ));
+                        self.fail(interrupted);
+                        continue;
+                    }
+                },
+            };
+            match next {
                 Some(Ok(bytes)) => {
                     if let Err(error) = self.parser.push(&bytes) {
                         let mut decode = Error::new(ErrorKind::Decode, error.to_string())
