@@ -26,6 +26,13 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     })?;
     // The Redis quota tests of orchestra-resilience start their own `redis-server`.
     step("redis-server", || ensure_redis_server(sh))?;
+    // The Portkey provider's tests start the real gateway from this install.
+    let mut gateway = None;
+    step("portkey-gateway", || {
+        gateway = Some(crate::portkey::install_gateway(sh, &crate::project_root())?);
+        Ok(())
+    })?;
+    let _gateway = gateway.map(|dir| sh.push_env(crate::portkey::INSTALL_DIR_VARIABLE, dir));
     step("test", || {
         if cmd!(sh, "cargo nextest --version")
             .quiet()

@@ -5,6 +5,8 @@
 //!   warnings denied, generated files up to date, the whole test suite, and the docs.
 //!   Installs Debian's `redis-server` first when it is missing (the Redis quota tests
 //!   start their own servers with it).
+//!   Installs the open-source Portkey gateway from npm into `target/portkey-gateway` first
+//!   (the Portkey provider's tests run it).
 //! - `cargo xtask codegen [--check]`: regenerate `docs/configuration.md` from the variable
 //!   table in orchestra-config (`--check` fails when it is stale).
 
@@ -12,6 +14,7 @@
 
 mod ci;
 mod codegen;
+mod portkey;
 
 use std::path::{Path, PathBuf};
 
