@@ -3,13 +3,14 @@
 use std::io::{self, Write};
 
 use orchestra_config::EnvSource;
-use orchestra_core::{Decimal, ModelInfo, Provider};
+use orchestra_core::{Decimal, ModelInfo};
 use orchestra_provider_openrouter::{CreditReport, QuotaBasis};
+use orchestra_provider_portkey::PortkeyCreditReport;
 
 use crate::{
     ExitStatus, Output,
     cli::{CreditsArgs, ModelsArgs},
-    session::{Session, report_failure},
+    session::{Backend, Session, report_failure},
 };
 
 pub(crate) fn credits(
@@ -21,7 +22,19 @@ pub(crate) fn credits(
         Ok(session) => session,
         Err(status) => return Ok(status),
     };
-    let report = match session.runtime.block_on(session.client.monitor_credits()) {
+    let client = match &session.client {
+        Backend::OpenRouter(client) => client,
+        Backend::Portkey(client) => {
+            let report = session.runtime.block_on(client.monitor_credits());
+            if args.json {
+                writeln!(output.out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                print_portkey_credits(&report, output.out)?;
+            }
+            return Ok(ExitStatus::Success);
+        }
+    };
+    let report = match session.runtime.block_on(client.monitor_credits()) {
         Ok(report) => report,
         Err(error) => return report_failure(&error, output.err),
     };
@@ -118,6 +131,61 @@ fn print_credits(report: &CreditReport, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// The Portkey report: this process's usage ledger (the gateway has no balance API), then
+/// each OpenRouter account behind a target.
+fn print_portkey_credits(report: &PortkeyCreditReport, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "Gateway          {} (no balance API: usage below is what this client received)",
+        report.gateway
+    )?;
+    writeln!(
+        out,
+        "Responses        {} ({} failed), {} prompt + {} completion tokens, {} reported",
+        report.responses,
+        report.failures,
+        report.prompt_tokens,
+        report.completion_tokens,
+        usd(report.cost_usd)
+    )?;
+    for target in &report.targets {
+        writeln!(
+            out,
+            "  {} via {}: {} responses, {} failed, fallen back past {} times, {} tokens, {}",
+            target.model,
+            target.provider,
+            target.responses,
+            target.failures,
+            target.fallen_back,
+            target.prompt_tokens + target.completion_tokens,
+            usd(target.cost_usd)
+        )?;
+    }
+    if report.openrouter.is_empty() {
+        writeln!(out, "OpenRouter       no target carries an OpenRouter key")?;
+    }
+    for account in &report.openrouter {
+        writeln!(
+            out,
+            "OpenRouter       {} (for {})",
+            account.base_url,
+            account.models.join(", ")
+        )?;
+        match (&account.report, &account.unavailable) {
+            (Some(report), _) => {
+                let mut table = Vec::new();
+                print_credits(report, &mut table)?;
+                for line in String::from_utf8_lossy(&table).lines() {
+                    writeln!(out, "  {line}")?;
+                }
+            }
+            (None, Some(why)) => writeln!(out, "  unknown: {why}")?,
+            (None, None) => writeln!(out, "  unknown")?,
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn models(
     args: &ModelsArgs,
     source: &dyn EnvSource,
@@ -127,7 +195,7 @@ pub(crate) fn models(
         Ok(session) => session,
         Err(status) => return Ok(status),
     };
-    let mut models = match session.runtime.block_on(session.client.models()) {
+    let mut models = match session.runtime.block_on(session.client.provider().models()) {
         Ok(models) => models,
         Err(error) => return report_failure(&error, output.err),
     };

@@ -8,8 +8,8 @@ use std::{
 use futures_util::StreamExt;
 use orchestra_config::EnvSource;
 use orchestra_core::{
-    Attempt, AttemptOutcome, ChatRequest, ChatResponse, Error, Message, Provider,
-    StreamAccumulator, StreamEvent,
+    Attempt, AttemptOutcome, ChatRequest, ChatResponse, Error, Message, StreamAccumulator,
+    StreamEvent,
 };
 use serde_json::{Value, json};
 
@@ -46,7 +46,9 @@ pub(crate) fn run(
             .runtime
             .block_on(stream(&session, &request, !args.json, output.out))
     } else {
-        session.runtime.block_on(session.client.chat(&request))
+        session
+            .runtime
+            .block_on(session.client.provider().chat(&request))
     };
     let response = match result {
         Ok(response) => response,
@@ -101,7 +103,7 @@ async fn stream(
     out: &mut dyn Write,
 ) -> Result<ChatResponse, Error> {
     let started = Instant::now();
-    let mut events = session.client.chat_stream(request).await?;
+    let mut events = session.client.provider().chat_stream(request).await?;
     let mut accumulator = StreamAccumulator::default();
     while let Some(event) = events.next().await {
         let event = event?;
@@ -154,6 +156,7 @@ fn report(response: &ChatResponse, elapsed: Duration) -> Value {
                 "outcome": attempt.outcome.to_string(),
                 "status": attempt.status,
                 "latency_ms": millis(attempt.latency),
+                "detail": attempt.detail,
             })
         })
         .collect();
@@ -166,6 +169,7 @@ fn report(response: &ChatResponse, elapsed: Duration) -> Value {
         "content": response.content(),
         "model": response.model,
         "provider": response.provider,
+        "upstream_provider": response.upstream_provider,
         "finish_reason": response.finish_reason().map(|reason| reason.as_str().to_owned()),
         "usage": usage,
         "cache": response.metadata.cache.as_str(),

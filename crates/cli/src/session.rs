@@ -1,18 +1,39 @@
 //! What the commands that call a provider share: settings, the client and a runtime.
 
-use std::io::{self, Write};
+use std::{
+    io::{self, Write},
+    sync::Arc,
+};
 
 use orchestra_config::{EnvSource, ProviderKind, Settings};
-use orchestra_core::{Error, ErrorKind};
+use orchestra_core::{Error, ErrorKind, Provider};
 use orchestra_provider_openrouter::OpenRouter;
+use orchestra_provider_portkey::{Mode, Portkey};
 use tokio::runtime::Runtime;
 
 use crate::{ExitStatus, Output};
 
+/// The provider `PREFERRED_LLM_PROVIDER` chose.
+pub(crate) enum Backend {
+    /// OpenRouter directly.
+    OpenRouter(OpenRouter),
+    /// A Portkey gateway.
+    Portkey(Portkey),
+}
+
+impl Backend {
+    pub(crate) fn provider(&self) -> &dyn Provider {
+        match self {
+            Backend::OpenRouter(client) => client,
+            Backend::Portkey(client) => client,
+        }
+    }
+}
+
 /// A configured client, ready to send.
 pub(crate) struct Session {
     pub(crate) settings: Settings,
-    pub(crate) client: OpenRouter,
+    pub(crate) client: Backend,
     pub(crate) runtime: Runtime,
 }
 
@@ -34,25 +55,23 @@ impl Session {
             writeln!(output.err, "warning: {warning}")?;
         }
         let settings = loaded.settings;
-        if settings.preferred_provider == ProviderKind::Portkey {
-            writeln!(
-                output.err,
-                "error: PREFERRED_LLM_PROVIDER=portkey: this build of orchestra talks to \
-                 OpenRouter only; set PREFERRED_LLM_PROVIDER=openrouter"
-            )?;
-            return Ok(Err(ExitStatus::InvalidUsage));
-        }
-        if settings.openrouter.api_key.is_none() {
-            writeln!(
-                output.err,
-                "error: OPENROUTER_API_KEY is not set (environment or .env).\n\
-                 hint: `orchestra demo` runs offline against the built-in simulator, no key \
-                 needed; `orchestra sim` serves a simulated OpenRouter for \
-                 OPENROUTER_BASE_URL."
-            )?;
-            return Ok(Err(ExitStatus::InvalidUsage));
-        }
-        let client = match OpenRouter::from_settings(&settings) {
+        let client = match settings.preferred_provider {
+            ProviderKind::Portkey => portkey(&settings).map(Backend::Portkey),
+            _ => {
+                if settings.openrouter.api_key.is_none() {
+                    writeln!(
+                        output.err,
+                        "error: OPENROUTER_API_KEY is not set (environment or .env).\n\
+                         hint: `orchestra demo` runs offline against the built-in simulator, no key \
+                         needed; `orchestra sim` serves a simulated OpenRouter for \
+                         OPENROUTER_BASE_URL."
+                    )?;
+                    return Ok(Err(ExitStatus::InvalidUsage));
+                }
+                OpenRouter::from_settings(&settings).map(Backend::OpenRouter)
+            }
+        };
+        let client = match client {
             Ok(client) => client,
             Err(error) => {
                 writeln!(output.err, "error: {error}")?;
@@ -68,6 +87,19 @@ impl Session {
             runtime,
         }))
     }
+}
+
+/// The Portkey client of the settings; `cost_aware` gets its prices from OpenRouter's model
+/// list when OPENROUTER_API_KEY is set.
+fn portkey(settings: &Settings) -> Result<Portkey, Error> {
+    let mut builder = Portkey::builder_from_settings(settings);
+    if Mode::from_settings(settings.portkey.strategy) == Mode::CostAware
+        && settings.openrouter.api_key.is_some()
+    {
+        let prices: Arc<dyn Provider> = Arc::new(OpenRouter::from_settings(settings)?);
+        builder = builder.price_source(prices);
+    }
+    builder.build()
 }
 
 /// Prints a failed call: one line per attempt, then the error; the exit status follows the

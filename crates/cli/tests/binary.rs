@@ -328,3 +328,85 @@ fn credits_and_models_print_tables_and_json() {
     assert!(opus.contains(" 15 ") && opus.ends_with(" 75"), "{table}");
     assert!(table.ends_with("3 model(s)\n"), "{table}");
 }
+
+#[test]
+fn chat_json_through_the_portkey_gateway_reports_the_target_that_served_after_a_429() {
+    use orchestra_provider_portkey::harness::Gateway;
+    use orchestra_sim::{Fault, ModelConfig, SimConfig, Simulator};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = SimConfig::builder()
+        .model(ModelConfig::new("acme/limited").then_fault(Fault::status_retry_after(429, 9), 100))
+        .model(ModelConfig::new("acme/backup").price("0.000001", "0.000002"))
+        .build()
+        .unwrap();
+    let sim = runtime.block_on(Simulator::start(config)).unwrap();
+    let gateway = Gateway::start();
+    let upstream = sim.openai_base_url();
+    let fallbacks = format!(
+        r#"[{{"provider":"openai","model":"acme/limited","custom_host":"{upstream}","api_key":"{KEY}"}},
+            {{"provider":"openai","model":"acme/backup","custom_host":"{upstream}"}}]"#
+    );
+    let env = vec![
+        ("PREFERRED_LLM_PROVIDER", "portkey".to_owned()),
+        ("PORTKEY_BASE_URL", gateway.base_url()),
+        ("PORTKEY_FALLBACKS", fallbacks),
+        // The second target's key comes from the provider's own variable.
+        ("OPENAI_API_KEY", "sk-openai-BINARYTESTSECRET".to_owned()),
+        ("LLM_MAX_RETRIES", "0".to_owned()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = orchestra_with(dir.path(), &["chat", "--json", "hello"], &env);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["model"], "acme/backup", "{report}");
+    assert_eq!(report["provider"], "portkey");
+    assert_eq!(report["upstream_provider"], "openai");
+    assert!(
+        report["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("acme/backup")
+    );
+    let attempts = report["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{report}");
+    assert_eq!(attempts[0]["model"], "acme/limited");
+    assert_eq!(attempts[0]["outcome"], "server");
+    assert!(
+        attempts[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("config.targets[0] (openai)")
+    );
+    assert_eq!(attempts[1]["model"], "acme/backup");
+    assert_eq!(attempts[1]["outcome"], "success");
+    assert_eq!(attempts[1]["status"], 200);
+    // The first target really was asked, and refused.
+    assert_eq!(sim.model_stats("acme/limited").rate_limited, 1);
+    assert_eq!(sim.model_stats("acme/backup").successes, 1);
+    let all = text(&output);
+    assert!(!all.contains(KEY) && !all.contains("sk-openai-BINARYTESTSECRET"));
+
+    let output = orchestra_with(dir.path(), &["credits", "--json"], &env);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let credits: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(credits["gateway"], gateway.base_url());
+    assert_eq!(credits["openrouter"], serde_json::json!([]));
+    let output = orchestra_with(dir.path(), &["credits"], &env);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no balance API"));
+
+    let output = orchestra_with(dir.path(), &["models", "--json"], &env);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let models: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ids: Vec<&str> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|model| model["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["acme/backup", "acme/limited"]);
+}
