@@ -10,8 +10,8 @@ use crate::{
     error::{ConfigError, ConfigErrors, ConfigWarning, Problem, suggest},
     json,
     settings::{
-        OpenRouterSettings, PortkeySettings, ProviderKind, RateLimit, ResilienceSettings,
-        RoutingSettings, Settings, Strategy, Target,
+        CacheMode, CacheSettings, OpenRouterSettings, PortkeySettings, ProviderKind, RateLimit,
+        ResilienceSettings, RoutingSettings, Settings, Strategy, Target,
     },
     source::{EnvSource, Environment, Origin},
     variables::{OWNED_PREFIXES, PORTKEY_PROVIDERS, VARIABLES},
@@ -139,6 +139,7 @@ impl<'a> Loader<'a> {
                 .then(|| self.duration("LLM_STREAM_IDLE_TIMEOUT", Duration::ZERO, false)),
         };
         let resilience = self.resilience();
+        let cache = self.cache(portkey.cache_enabled);
         let settings = Settings {
             preferred_provider,
             agent_model_map,
@@ -146,6 +147,7 @@ impl<'a> Loader<'a> {
             portkey,
             routing,
             resilience,
+            cache,
         };
         self.cross_checks(&settings);
         self.unknown_variables();
@@ -744,6 +746,65 @@ impl<'a> Loader<'a> {
             valid.insert(pattern, limit);
         }
         valid
+    }
+
+    fn cache(&mut self, portkey_cache_enabled: bool) -> CacheSettings {
+        let defaults = CacheSettings::default();
+        let mode = match self.name("LLM_CACHE", "cache mode", CacheMode::NAMES) {
+            Some("exact") => CacheMode::Exact,
+            Some("semantic") => CacheMode::Semantic,
+            Some(_) => {
+                if portkey_cache_enabled {
+                    self.warn(
+                        "LLM_CACHE",
+                        "`off` wins over PORTKEY_CACHE_ENABLED=true: no local response cache",
+                    );
+                }
+                CacheMode::Off
+            }
+            None if portkey_cache_enabled => CacheMode::Semantic,
+            None => defaults.mode,
+        };
+        let ttl = self.duration("LLM_CACHE_TTL", defaults.ttl, false);
+        let max_entries = match self.raw("LLM_CACHE_MAX_ENTRIES") {
+            None => defaults.max_entries,
+            Some((value, origin)) => match value.parse::<usize>() {
+                Ok(entries) if entries >= 1 => entries,
+                _ => {
+                    self.fail(
+                        "LLM_CACHE_MAX_ENTRIES",
+                        Some(origin),
+                        Self::invalid_value("a whole number ≥ 1", &value),
+                    );
+                    defaults.max_entries
+                }
+            },
+        };
+        let similarity = match self.raw("LLM_CACHE_SIMILARITY") {
+            None => defaults.similarity,
+            Some((value, origin)) => match value.parse::<f32>() {
+                Ok(similarity) if similarity > 0.0 && similarity <= 1.0 => similarity,
+                _ => {
+                    self.fail(
+                        "LLM_CACHE_SIMILARITY",
+                        Some(origin),
+                        Self::invalid_value(
+                            "a number greater than 0 and at most 1 (like 0.9)",
+                            &value,
+                        ),
+                    );
+                    defaults.similarity
+                }
+            },
+        };
+        let redis_url = self.redis_url("LLM_CACHE_REDIS_URL");
+        CacheSettings {
+            mode,
+            ttl,
+            max_entries,
+            similarity,
+            redis_url,
+        }
     }
 
     fn redis_url(&mut self, name: &'static str) -> Option<Secret> {

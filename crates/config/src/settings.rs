@@ -27,6 +27,8 @@ pub struct Settings {
     pub routing: RoutingSettings,
     /// `LLM_*` retry and timeout settings.
     pub resilience: ResilienceSettings,
+    /// `LLM_CACHE*` response cache settings.
+    pub cache: CacheSettings,
 }
 
 impl Default for Settings {
@@ -38,6 +40,7 @@ impl Default for Settings {
             portkey: PortkeySettings::default(),
             routing: RoutingSettings::default(),
             resilience: ResilienceSettings::default(),
+            cache: CacheSettings::default(),
         }
     }
 }
@@ -173,6 +176,11 @@ impl Settings {
             "LLM_REQUEST_DEADLINE" => seconds(resilience.request_deadline),
             "LLM_RATE_LIMITS" => json(&resilience.rate_limits),
             "LLM_RATE_LIMIT_REDIS_URL" => optional(resilience.rate_limit_redis_url.as_ref()),
+            "LLM_CACHE" => self.cache.mode.to_string(),
+            "LLM_CACHE_TTL" => seconds(self.cache.ttl),
+            "LLM_CACHE_MAX_ENTRIES" => self.cache.max_entries.to_string(),
+            "LLM_CACHE_SIMILARITY" => self.cache.similarity.to_string(),
+            "LLM_CACHE_REDIS_URL" => optional(self.cache.redis_url.as_ref()),
             // A variable added to the table but not here is caught by a unit test.
             _ => "?".to_owned(),
         }
@@ -562,6 +570,89 @@ impl Default for ResilienceSettings {
             rate_limits: Self::default_rate_limits(),
             rate_limit_redis_url: None,
         }
+    }
+}
+
+/// `LLM_CACHE*`: the response cache (orchestra-cache).
+///
+/// ```
+/// use orchestra_config::{CacheMode, MapEnv, Settings};
+///
+/// let env = MapEnv::from_iter([("LLM_CACHE", "semantic"), ("LLM_CACHE_TTL", "10m")]);
+/// let cache = Settings::load(&env).unwrap().settings.cache;
+/// assert_eq!(cache.mode, CacheMode::Semantic);
+/// assert_eq!(cache.ttl.as_secs(), 600);
+///
+/// // Portkey's cache switch turns the local cache on too.
+/// let env = MapEnv::from_iter([("PORTKEY_CACHE_ENABLED", "true")]);
+/// assert_eq!(Settings::load(&env).unwrap().settings.cache.mode, CacheMode::Semantic);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CacheSettings {
+    /// `LLM_CACHE`: which tiers are on.
+    pub mode: CacheMode,
+    /// `LLM_CACHE_TTL`: how long an answer is served from the cache.
+    #[serde(rename = "ttl_secs", serialize_with = "serialize_seconds")]
+    pub ttl: Duration,
+    /// `LLM_CACHE_MAX_ENTRIES`: entries kept in process; the least recently used go first.
+    pub max_entries: usize,
+    /// `LLM_CACHE_SIMILARITY`: the cosine similarity a semantic match needs.
+    pub similarity: f32,
+    /// `LLM_CACHE_REDIS_URL`: where shared entries live; a secret, since the URL may carry a
+    /// password.
+    pub redis_url: Option<Secret>,
+}
+
+impl CacheSettings {
+    /// The default `LLM_CACHE_SIMILARITY`, measured for the built-in lexical embedder with
+    /// `cargo xtask cache-eval` (docs/caching.md).
+    pub const DEFAULT_SIMILARITY: f32 = 0.8;
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            mode: CacheMode::Off,
+            ttl: Duration::from_secs(3600),
+            max_entries: 10_000,
+            similarity: Self::DEFAULT_SIMILARITY,
+            redis_url: None,
+        }
+    }
+}
+
+/// `LLM_CACHE`: which cache tiers answer requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CacheMode {
+    /// No cache.
+    #[default]
+    Off,
+    /// Only identical requests (after whitespace normalisation).
+    Exact,
+    /// Identical requests, then near-duplicate questions in the same scope.
+    Semantic,
+}
+
+impl CacheMode {
+    /// Every mode, for messages.
+    pub const NAMES: &'static [&'static str] = &["off", "exact", "semantic"];
+
+    /// `off`, `exact` or `semantic`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CacheMode::Off => "off",
+            CacheMode::Exact => "exact",
+            CacheMode::Semantic => "semantic",
+        }
+    }
+}
+
+impl fmt::Display for CacheMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -56,6 +56,7 @@ const PORTKEY: &str = "Portkey";
 const ROUTING: &str = "Routing";
 const RESILIENCE: &str = "Retries and timeouts";
 const RATE_LIMITS: &str = "Rate limits";
+const CACHE: &str = "Response cache";
 
 /// Every variable orchestra-llm reads, in documentation order.
 pub const VARIABLES: &[Variable] = &[
@@ -266,6 +267,46 @@ pub const VARIABLES: &[Variable] = &[
         "- (quotas are per process)",
         "`redis://127.0.0.1:6379/0`",
         "Keeps the `LLM_RATE_LIMITS` quotas in Redis, so all processes sharing an API key stay under them together. Needs the `redis` feature of orchestra-resilience.",
+    )),
+    var(
+        "LLM_CACHE",
+        CACHE,
+        "`off` \\| `exact` \\| `semantic`",
+        "`off` (`semantic` when `PORTKEY_CACHE_ENABLED=true`)",
+        "`semantic`",
+        "Response cache: `exact` serves a stored answer for an identical request (same model, messages, parameters, tools, agent type); `semantic` also for a near-duplicate last question in the same conversation and parameters, guarded against different numbers, names and negation. Only complete successful answers are stored. See docs/caching.md.",
+    ),
+    var(
+        "LLM_CACHE_TTL",
+        CACHE,
+        "seconds (number, or with `ms`/`s`/`m`)",
+        "`3600`",
+        "`10m`",
+        "How long a stored answer is served. Must be greater than 0.",
+    ),
+    var(
+        "LLM_CACHE_MAX_ENTRIES",
+        CACHE,
+        "integer ≥ 1",
+        "`10000`",
+        "`100000`",
+        "Answers kept in process; beyond it the least recently used are evicted.",
+    ),
+    var(
+        "LLM_CACHE_SIMILARITY",
+        CACHE,
+        "number in (0, 1]",
+        "`0.8`",
+        "`0.95`",
+        "Cosine similarity a semantic match needs. The default is tuned for the built-in offline embedder; tune it again for another embedder (`cargo xtask cache-eval`).",
+    ),
+    secret(var(
+        "LLM_CACHE_REDIS_URL",
+        CACHE,
+        "secret URL (`redis://` or `rediss://`)",
+        "- (the cache is per process)",
+        "`redis://127.0.0.1:6379/1`",
+        "Shares cached answers between processes through Redis (entries with `SET … EX`, the semantic index replayed from a Redis stream into each process). Needs the `redis` feature of orchestra-cache.",
     )),
 ];
 

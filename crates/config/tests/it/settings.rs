@@ -304,3 +304,43 @@ fn provider_keys_are_read_for_keyless_targets_only_and_never_shown() {
         ]
     );
 }
+
+#[test]
+fn cache_settings_and_the_portkey_switch() {
+    use orchestra_config::CacheMode;
+
+    let loaded = Settings::load(&MapEnv::from_iter([
+        ("LLM_CACHE", "Exact"),
+        ("LLM_CACHE_TTL", "90s"),
+        ("LLM_CACHE_MAX_ENTRIES", "500"),
+        ("LLM_CACHE_SIMILARITY", "0.95"),
+        ("LLM_CACHE_REDIS_URL", "redis://:hunter2@127.0.0.1:6379/1"),
+    ]))
+    .unwrap();
+    let cache = &loaded.settings.cache;
+    assert_eq!(cache.mode, CacheMode::Exact);
+    assert_eq!(cache.ttl.as_secs(), 90);
+    assert_eq!(cache.max_entries, 500);
+    assert!((cache.similarity - 0.95).abs() < 1e-6);
+    assert_eq!(
+        cache.redis_url.as_ref().unwrap().expose(),
+        "redis://:hunter2@127.0.0.1:6379/1"
+    );
+    let described = loaded.settings.describe();
+    assert!(!format!("{described:?}").contains("hunter2"));
+
+    // PORTKEY_CACHE_ENABLED turns the cache on unless LLM_CACHE says otherwise.
+    let portkey = Settings::load(&MapEnv::from_iter([("PORTKEY_CACHE_ENABLED", "true")])).unwrap();
+    assert_eq!(portkey.settings.cache.mode, CacheMode::Semantic);
+    let off = Settings::load(&MapEnv::from_iter([
+        ("PORTKEY_CACHE_ENABLED", "true"),
+        ("LLM_CACHE", "off"),
+    ]))
+    .unwrap();
+    assert_eq!(off.settings.cache.mode, CacheMode::Off);
+    assert!(
+        off.warnings
+            .iter()
+            .any(|warning| warning.variable == "LLM_CACHE")
+    );
+}
