@@ -11,6 +11,9 @@
 //! - `resilience` *(enabled by default)*: [`resilience`], retries with backoff and
 //!   `Retry-After`, client-side quotas and cooldowns as provider decorators.
 //! - `resilience-redis`: quotas shared between processes through Redis.
+//! - `cache` *(enabled by default)*: [`cache`], an exact and semantic response cache with a
+//!   near-miss guard.
+//! - `cache-redis`: cached answers shared between processes through Redis.
 //!
 //! The contract types of `orchestra-core` (requests, responses, streams, [`Error`],
 //! [`Provider`]) are always available at the crate root.
@@ -36,6 +39,10 @@ pub use orchestra_config as config;
 #[cfg(feature = "resilience")]
 #[doc(inline)]
 pub use orchestra_resilience as resilience;
+
+#[cfg(feature = "cache")]
+#[doc(inline)]
+pub use orchestra_cache as cache;
 
 /// Compiles and runs the README's example, so the front page never drifts from the API.
 #[cfg(doctest)]

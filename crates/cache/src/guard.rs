@@ -1,0 +1,333 @@
+//! The near-miss guard: similar questions with different answers must miss.
+
+use std::fmt;
+
+use crate::text::{is_light, is_negation, is_stopword, tokens};
+
+/// Checks that run after the similarity threshold, on the two question texts.
+///
+/// Embeddings score "What is the capital of France?" and "…of Germany?" as near-identical
+/// (0.76 with the lexical embedder, 0.67 with MiniLM), yet the answers differ. A semantic hit
+/// is served only when every enabled check passes:
+///
+/// - **numbers**: the same numbers, in any order (`Rs. 50000` ≠ `Rs. 240000`, `2019` ≠ `2020`,
+///   `3rd` ≠ `4th`);
+/// - **names**: every capitalised word inside a sentence (a name: `France`, `PAN`, `Kathmandu`)
+///   appears on the other side too;
+/// - **negation**: both or neither negated (`Can I …` ≠ `Can't I …`, `with` ≠ `without`);
+/// - **wording**: aligned word by word, the two texts differ only in *light* words
+///   (articles, present-tense auxiliaries, `I`/`you`/`my`/`your`, fillers such as `really`)
+///   and in word forms (`learn`/`learning`); any other word added, dropped, swapped or moved
+///   means a different question ("learn python" ≠ "learn java", "Does the moon…" ≠ "Why
+///   does the moon…", "X beat Y" ≠ "Y beat X").
+///
+/// The wording check is what makes the cache trustworthy on adversarial pairs, and what
+/// limits its recall: measured figures are in docs/caching.md.
+///
+/// ```
+/// use orchestra_cache::{Guard, Verdict};
+///
+/// let guard = Guard::default();
+/// assert_eq!(
+///     guard.check("What is the capital of France?", "What is the capital of Germany?"),
+///     Verdict::DifferentNames
+/// );
+/// assert_eq!(guard.check("Is 7 prime?", "Is 9 prime?"), Verdict::DifferentNumbers);
+/// assert_eq!(guard.check("Can I use it?", "Can't I use it?"), Verdict::Negation);
+/// assert_eq!(guard.check("How do I learn python?", "How do I learn java?"), Verdict::Wording);
+/// assert_eq!(guard.check("What is Rust?", "what is rust"), Verdict::Same);
+/// assert_eq!(guard.check("How can I learn Python?", "How do you learn python"), Verdict::Same);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Guard {
+    /// Require the same numbers.
+    pub numbers: bool,
+    /// Require the same names.
+    pub names: bool,
+    /// Require the same polarity.
+    pub negation: bool,
+    /// Require the same wording up to light words and word forms.
+    pub wording: bool,
+    /// With `wording`: how many words that matter one side may add (0, the default, allows
+    /// none; 1 trades some precision for recall, see docs/caching.md).
+    pub extra_words: usize,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self {
+            numbers: true,
+            names: true,
+            negation: true,
+            wording: true,
+            extra_words: 0,
+        }
+    }
+}
+
+impl Guard {
+    /// No checks: the threshold alone decides (for measurements).
+    pub const OFF: Guard = Guard {
+        numbers: false,
+        names: false,
+        negation: false,
+        wording: false,
+        extra_words: 0,
+    };
+
+    /// Compares two questions.
+    pub fn check(&self, a: &str, b: &str) -> Verdict {
+        self.compare(&Signature::of(a), &Signature::of(b))
+    }
+
+    /// Compares two precomputed signatures.
+    pub(crate) fn compare(&self, a: &Signature, b: &Signature) -> Verdict {
+        if self.numbers && a.numbers != b.numbers {
+            return Verdict::DifferentNumbers;
+        }
+        if self.negation && a.negated != b.negated {
+            return Verdict::Negation;
+        }
+        if self.names
+            && (a.names.iter().any(|name| !b.mentions(name))
+                || b.names.iter().any(|name| !a.mentions(name)))
+        {
+            return Verdict::DifferentNames;
+        }
+        if self.wording && !within_additions(&a.heavy, &b.heavy, self.extra_words) {
+            return Verdict::Wording;
+        }
+        Verdict::Same
+    }
+}
+
+/// The guard's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Verdict {
+    /// No check objected.
+    Same,
+    /// The numbers differ.
+    DifferentNumbers,
+    /// A name appears on one side only.
+    DifferentNames,
+    /// One side is negated.
+    Negation,
+    /// A word that matters was added, dropped, swapped or moved.
+    Wording,
+}
+
+impl Verdict {
+    /// `same`, `different_numbers`, `different_names`, `negation` or `wording`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Same => "same",
+            Verdict::DifferentNumbers => "different_numbers",
+            Verdict::DifferentNames => "different_names",
+            Verdict::Negation => "negation",
+            Verdict::Wording => "wording",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the guard looks at in one text, computed once per cached entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Signature {
+    /// Numbers, sorted.
+    numbers: Vec<String>,
+    /// An odd number of negations.
+    negated: bool,
+    /// Capitalised words inside a sentence, lowercased.
+    names: Vec<String>,
+    /// Every token (words, numbers, symbols), lowercased, in order.
+    words: Vec<String>,
+    /// The words that are not light, stemmed, in order: the wording check.
+    heavy: Vec<String>,
+}
+
+impl Signature {
+    pub(crate) fn of(text: &str) -> Self {
+        let tokens = tokens(text);
+        let mut signature = Signature::default();
+        let mut negations = 0usize;
+        for token in &tokens {
+            if token.number {
+                signature.numbers.push(token.text.clone());
+            } else if is_negation(&token.text) {
+                negations += 1;
+            } else if !token.symbol
+                && !is_stopword(&token.text)
+                && token.capitalised
+                && !token.sentence_start
+            {
+                signature.names.push(token.text.clone());
+            }
+            if !is_light(&token.text) {
+                signature.heavy.push(stem(&token.text));
+            }
+            signature.words.push(token.text.clone());
+        }
+        signature.numbers.sort();
+        signature.negated = negations % 2 == 1;
+        signature.names.sort();
+        signature.names.dedup();
+        signature
+    }
+
+    /// A hash of `scope` and the words that matter: questions the wording check can accept
+    /// share it.
+    pub(crate) fn form_hash(&self, scope: u64) -> u64 {
+        let mut text = scope.to_le_bytes().to_vec();
+        for word in &self.heavy {
+            text.extend_from_slice(word.as_bytes());
+            text.push(0);
+        }
+        xxhash_rust::xxh3::xxh3_64(&text)
+    }
+
+    /// Whether `name` occurs as a word here, in any case.
+    fn mentions(&self, name: &str) -> bool {
+        self.words.iter().any(|word| same_stem(word, name))
+    }
+}
+
+/// Whether one sequence is the other with at most `extra` items inserted.
+fn within_additions(a: &[String], b: &[String], extra: usize) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > extra {
+        return false;
+    }
+    let mut rest = long.iter();
+    short.iter().all(|word| rest.any(|other| other == word))
+}
+
+/// Whether two words are forms of one word (`learn`, `learning`, `learned`; `country`,
+/// `countries`; `use`, `used`), by a small suffix-stripping stemmer.
+fn same_stem(a: &str, b: &str) -> bool {
+    a == b || stem(a) == stem(b)
+}
+
+fn stem(word: &str) -> String {
+    let mut stem = word.to_owned();
+    if stem.chars().count() <= 3 {
+        if stem.len() == 3 && stem.ends_with('e') {
+            stem.pop(); // use → us, like used → us
+        }
+        return stem;
+    }
+    for (suffix, replacement) in [
+        ("ations", "ate"),
+        ("ation", "ate"),
+        ("ings", ""),
+        ("ing", ""),
+        ("ies", "y"),
+        ("ied", "y"),
+        ("edly", ""),
+        ("ed", ""),
+        ("ly", ""),
+        ("ers", ""),
+        ("er", ""),
+    ] {
+        if let Some(base) = stem.strip_suffix(suffix)
+            && base.chars().count() >= 2
+        {
+            stem = format!("{base}{replacement}");
+            break;
+        }
+    }
+    if let Some(base) = stem.strip_suffix("es")
+        && ["x", "ch", "sh", "ss", "z"]
+            .iter()
+            .any(|end| base.ends_with(end))
+    {
+        stem = base.to_owned();
+    } else if stem.ends_with('s') && !stem.ends_with("ss") && stem.chars().count() > 3 {
+        stem.pop();
+    }
+    // running → runn → run
+    let bytes = stem.as_bytes();
+    if bytes.len() >= 4
+        && bytes[bytes.len() - 1] == bytes[bytes.len() - 2]
+        && !b"aeiouls".contains(&bytes[bytes.len() - 1])
+    {
+        stem.pop();
+    }
+    // use / used / using → us
+    if stem.len() > 3 && stem.ends_with('e') {
+        stem.pop();
+    }
+    stem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_forms_are_the_same_stem() {
+        assert!(same_stem("learn", "learning"));
+        assert!(same_stem("country", "countries"));
+        assert!(same_stem("use", "used"));
+        assert!(same_stem("run", "running"));
+        assert!(same_stem("box", "boxes"));
+        assert!(!same_stem("france", "french"));
+        assert!(!same_stem("java", "javascript"));
+    }
+
+    #[test]
+    fn near_misses_are_caught() {
+        let guard = Guard::default();
+        assert_eq!(
+            guard.check(
+                "Can I deposit Rs. 50000 without a PAN card?",
+                "Can I deposit rs. 240000 without a PAN card?"
+            ),
+            Verdict::DifferentNumbers
+        );
+        assert_eq!(
+            guard.check(
+                "How long does allergy season last in North America?",
+                "How long does allergy season last in South America?"
+            ),
+            Verdict::DifferentNames
+        );
+        assert_eq!(
+            guard.check("How do I learn python?", "How do I learn java?"),
+            Verdict::Wording
+        );
+        assert_eq!(
+            guard.check(
+                "Does the moon revolve around the sun?",
+                "Why does the moon revolve around the sun?"
+            ),
+            Verdict::Wording
+        );
+        assert_eq!(
+            guard.check(
+                "What is the difference between C and C++?",
+                "What is the difference between C and C#?"
+            ),
+            Verdict::Wording
+        );
+        assert_eq!(
+            guard.check("Bob beat Alice in 2019 .", "Alice beat Bob in 2019 ."),
+            Verdict::Wording
+        );
+        assert_eq!(
+            guard.check("How do I learn Python?", "How can I learn python?"),
+            Verdict::Same
+        );
+        assert_eq!(
+            guard.check("How do I learn Python?", "How can I learn python quickly?"),
+            Verdict::Wording
+        );
+    }
+}
