@@ -9,9 +9,12 @@
 //!   (the Portkey provider's tests run it).
 //! - `cargo xtask codegen [--check]`: regenerate `docs/configuration.md` from the variable
 //!   table in orchestra-config (`--check` fails when it is stale).
+//! - `cargo xtask cache-eval`: precision, recall, call reduction and lookup latency of the
+//!   response cache on `../shared/data/paraphrase` (docs/caching.md).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line tool talks on stdio.
 
+mod cache_eval;
 mod ci;
 mod codegen;
 mod portkey;
@@ -27,7 +30,9 @@ usage: cargo xtask <command>
 commands:
   ci                 fmt check, clippy -D warnings, codegen --check, tests, docs
                      (installs redis-server with apt-get when missing)
-  codegen [--check]  regenerate docs/configuration.md (--check: fail if stale)";
+  codegen [--check]  regenerate docs/configuration.md (--check: fail if stale)
+  cache-eval [--threshold X] [--entries N] [--sweep] [--data PATH]
+                     measure the response cache on ../shared/data/paraphrase (release)";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,6 +47,7 @@ fn main() -> Result<()> {
         ["ci"] => ci::run(&sh),
         ["codegen"] => codegen::run(&sh, false),
         ["codegen", "--check"] => codegen::run(&sh, true),
+        ["cache-eval", rest @ ..] => cache_eval::run(&sh, rest),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())

@@ -13,7 +13,8 @@ use serde::Serialize;
 /// ```
 /// use orchestra_cache::CacheStats;
 ///
-/// let stats = CacheStats { hits: 3, semantic_hits: 1, misses: 4, ..CacheStats::default() };
+/// let mut stats = CacheStats::default();
+/// (stats.hits, stats.semantic_hits, stats.misses) = (3, 1, 4);
 /// assert_eq!(stats.lookups(), 8);
 /// assert_eq!(stats.hit_rate(), 0.5);
 /// ```
