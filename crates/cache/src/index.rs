@@ -25,7 +25,8 @@ const EXACT_SCAN_MAX: usize = 2048;
 /// What the guard and the store need to know about an indexed entry.
 #[derive(Debug)]
 pub(crate) struct IndexedMeta {
-    /// The question text of the cached request.
+    /// The question text of the cached request (shared through Redis with the vector).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) text: Arc<str>,
     /// Its guard signature.
     pub(crate) signature: Signature,
