@@ -8,6 +8,11 @@
 //!
 //! - `config` *(enabled by default)*: [`config`], typed settings from the environment and
 //!   `.env`.
+//! - `openrouter` *(enabled by default)*: [`openrouter`], the OpenRouter provider with
+//!   server-side fallbacks, streaming, models, credits and `monitor_credits`.
+//! - `portkey` *(enabled by default)*: [`portkey`], the Portkey gateway provider.
+//! - `routing` *(enabled by default)*: [`routing`], client-side fallback, loadbalance,
+//!   cost-aware and latency-aware routing, agent routing and streaming failover.
 //! - `resilience` *(enabled by default)*: [`resilience`], retries with backoff and
 //!   `Retry-After`, client-side quotas and cooldowns as provider decorators.
 //! - `resilience-redis`: quotas shared between processes through Redis.
@@ -36,9 +41,21 @@ pub use orchestra_core::*;
 #[doc(inline)]
 pub use orchestra_config as config;
 
+#[cfg(feature = "openrouter")]
+#[doc(inline)]
+pub use orchestra_provider_openrouter as openrouter;
+
+#[cfg(feature = "portkey")]
+#[doc(inline)]
+pub use orchestra_provider_portkey as portkey;
+
 #[cfg(feature = "resilience")]
 #[doc(inline)]
 pub use orchestra_resilience as resilience;
+
+#[cfg(feature = "routing")]
+#[doc(inline)]
+pub use orchestra_routing as routing;
 
 #[cfg(feature = "cache")]
 #[doc(inline)]
