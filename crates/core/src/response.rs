@@ -352,6 +352,11 @@ pub enum CacheStatus {
 }
 
 impl CacheStatus {
+    /// Whether no cache was involved.
+    pub fn is_off(&self) -> bool {
+        matches!(self, CacheStatus::Off)
+    }
+
     /// `off`, `miss`, `hit` or `semantic_hit`.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     chat::{Content, Message, Role, ToolCall},
     error::Error,
-    response::{Attempt, ChatResponse, Choice, FinishReason, ResponseMetadata, Usage},
+    response::{Attempt, CacheStatus, ChatResponse, Choice, FinishReason, ResponseMetadata, Usage},
 };
 
 /// A stream of chat events.
@@ -68,6 +68,10 @@ pub struct StreamStart {
     /// Attempts made before this stream started (retries, fallbacks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
+    /// Whether the stream is a cache replay ([`CacheStatus::Hit`] /
+    /// [`CacheStatus::SemanticHit`]) or a fresh answer.
+    #[serde(default, skip_serializing_if = "CacheStatus::is_off")]
+    pub cache: CacheStatus,
 }
 
 impl StreamStart {
@@ -83,6 +87,7 @@ impl StreamStart {
             provider: provider.into(),
             upstream_provider: None,
             attempts: Vec::new(),
+            cache: CacheStatus::Off,
         }
     }
 }
@@ -239,6 +244,7 @@ impl StreamAccumulator {
             usage: self.usage,
             metadata: ResponseMetadata {
                 attempts: self.start.attempts,
+                cache: self.start.cache,
                 ..ResponseMetadata::default()
             },
         }

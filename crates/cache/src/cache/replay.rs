@@ -14,6 +14,7 @@ pub(super) fn events(response: &ChatResponse) -> ChatStream {
     start
         .upstream_provider
         .clone_from(&response.upstream_provider);
+    start.cache = response.metadata.cache;
     let mut events: Vec<Result<StreamEvent, Error>> = vec![Ok(StreamEvent::Start(start))];
     for (position, choice) in response.choices.iter().enumerate() {
         let index = u32::try_from(position).unwrap_or(u32::MAX);

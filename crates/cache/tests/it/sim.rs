@@ -145,6 +145,11 @@ async fn streams_are_stored_when_finished_and_replayed_as_streams() {
     .unwrap();
     assert_eq!(replayed.content(), streamed.content());
     assert_eq!(replayed.model, streamed.model);
+    assert_eq!(
+        replayed.metadata.cache,
+        CacheStatus::Hit,
+        "the replay says where it came from"
+    );
 
     // A streamed answer also serves a plain chat call, and the other way round.
     let chat = provider.chat(&ask("Tell me a joke")).await.unwrap();
