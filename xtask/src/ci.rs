@@ -24,6 +24,7 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
         .run()
         .map_err(Into::into)
     })?;
+    step("features", || check_umbrella_features(sh))?;
     // The Redis quota tests of orchestra-resilience start their own `redis-server`.
     step("redis-server", || ensure_redis_server(sh))?;
     // The Portkey provider's tests start the real gateway from this install.
@@ -56,6 +57,35 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
             .map_err(Into::into)
     })?;
     println!("\nxtask ci: all checks passed");
+    Ok(())
+}
+
+/// The umbrella's features, each alone and none at all: a user who selects one feature
+/// must get a crate that builds (a missing `cfg` or an undeclared dependency shows here,
+/// never in a full-feature build).
+fn check_umbrella_features(sh: &Shell) -> Result<()> {
+    const FEATURES: &[&str] = &[
+        "config",
+        "openrouter",
+        "portkey",
+        "routing",
+        "resilience",
+        "resilience-redis",
+        "cache",
+        "cache-redis",
+    ];
+    cmd!(
+        sh,
+        "cargo check --locked -p orchestra-llm --no-default-features"
+    )
+    .run()?;
+    for feature in FEATURES {
+        cmd!(
+            sh,
+            "cargo check --locked -p orchestra-llm --no-default-features --features {feature}"
+        )
+        .run()?;
+    }
     Ok(())
 }
 
