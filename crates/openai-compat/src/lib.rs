@@ -30,8 +30,10 @@
 
 mod completion;
 mod errors;
+mod http;
 mod sse;
 mod stream;
+mod telemetry;
 pub mod wire;
 
 pub use completion::{error_from_response, parse_completion, read_body};
@@ -39,8 +41,10 @@ pub use errors::{
     ErrorMapper, Failure, body_message, decode_error, mentions_context_length, parse_retry_after,
     transport_error, truncate,
 };
+pub use http::{base_url, http_client};
 pub use sse::{SseError, SseParser};
 pub use stream::{
     MAX_SSE_EVENT_BYTES, MAX_SSE_LINE_BYTES, StreamObserver, StreamOutcome, StreamSetup,
     stream_response,
 };
+pub use telemetry::{SpanOutcome, record_failure, record_success};

@@ -581,23 +581,9 @@ impl OpenRouterBuilder {
         }
 
         let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let parsed = url::Url::parse(base_url.trim()).map_err(|error| {
-            Error::config(format!("invalid OpenRouter base URL `{base_url}`: {error}"))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
-            return Err(Error::config(format!(
-                "invalid OpenRouter base URL `{base_url}`: expected http(s)://host/path"
-            )));
-        }
-        let base_url = parsed.as_str().trim_end_matches('/').to_owned();
+        let base_url = orchestra_openai_compat::base_url(&base_url, "OpenRouter base URL")?;
 
         let request_timeout = self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT);
-        if request_timeout.is_zero() {
-            return Err(Error::config(
-                "the request timeout must be greater than zero",
-            ));
-        }
-
         let headers = default_headers(&self.headers)?;
 
         let default_model = self
@@ -613,13 +599,8 @@ impl OpenRouterBuilder {
         }
         let default_chain = build_chain(default_model.clone(), &fallback_models);
 
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("orchestra-llm/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(request_timeout)
-            .read_timeout(request_timeout)
-            .build()
-            .map_err(|error| Error::config("could not build the HTTP client").with_source(error))?;
+        let http =
+            orchestra_openai_compat::http_client(request_timeout, headers, Some(request_timeout))?;
 
         Ok(OpenRouter {
             inner: Arc::new(Inner {

@@ -928,7 +928,7 @@ impl PortkeyBuilder {
     /// without provider or model, a negative weight, a bad URL, a zero timeout, or a
     /// credential no HTTP header can carry.
     pub fn build(self) -> Result<Portkey, Error> {
-        let base_url = http_url(
+        let base_url = orchestra_openai_compat::base_url(
             self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
             "PORTKEY_BASE_URL",
         )?;
@@ -955,7 +955,7 @@ impl PortkeyBuilder {
                 )));
             }
             if let Some(host) = target.host() {
-                http_url(host, &format!("target [{index}] custom_host"))?;
+                orchestra_openai_compat::base_url(host, &format!("target [{index}] custom_host"))?;
             }
         }
         if self.mode == Mode::Loadbalance
@@ -968,11 +968,7 @@ impl PortkeyBuilder {
             return Err(Error::config("every Portkey target has weight 0"));
         }
         let request_timeout = self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT);
-        if request_timeout.is_zero() {
-            return Err(Error::config(
-                "the request timeout must be greater than zero",
-            ));
-        }
+        let http = orchestra_openai_compat::http_client(request_timeout, HeaderMap::new(), None)?;
         let mut secrets: Vec<Secret> = self
             .targets
             .iter()
@@ -984,11 +980,6 @@ impl PortkeyBuilder {
             .openrouter_base_url
             .unwrap_or_else(|| DEFAULT_OPENROUTER_BASE_URL.to_owned());
         let accounts = openrouter_accounts(&self.targets, &openrouter_base, request_timeout);
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("orchestra-llm/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(request_timeout)
-            .build()
-            .map_err(|error| Error::config("could not build the HTTP client").with_source(error))?;
         let portkey = Portkey {
             inner: Arc::new(Inner {
                 http,
@@ -1073,17 +1064,6 @@ fn openrouter_accounts(
             models,
         })
         .collect()
-}
-
-fn http_url(url: &str, what: &str) -> Result<String, Error> {
-    let parsed = url::Url::parse(url.trim())
-        .map_err(|error| Error::config(format!("invalid {what} `{url}`: {error}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
-        return Err(Error::config(format!(
-            "invalid {what} `{url}`: expected http(s)://host/path"
-        )));
-    }
-    Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]

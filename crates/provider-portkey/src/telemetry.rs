@@ -4,7 +4,9 @@
 use std::{sync::Arc, time::Instant};
 
 use orchestra_core::{Error, Usage};
-use orchestra_openai_compat::{StreamObserver, StreamOutcome};
+use orchestra_openai_compat::{
+    SpanOutcome, StreamObserver, StreamOutcome, record_failure, record_success,
+};
 use tracing::{Span, field::Empty};
 
 use crate::{PROVIDER_NAME, ledger::Ledger, target::PortkeyTarget};
@@ -84,38 +86,21 @@ impl RequestSpan {
         }
     }
 
-    fn record_latency(&self) {
-        self.span
-            .record("latency_ms", self.started.elapsed().as_secs_f64() * 1000.0);
-    }
-
     pub(crate) fn succeeded(&self, outcome: &Outcome<'_>) {
-        self.record_latency();
-        let span = &self.span;
-        span.record("gen_ai.response.id", outcome.id);
-        span.record("gen_ai.response.model", outcome.served_model);
         if let Some(target) = outcome.target {
-            span.record("orchestra.portkey.target", target);
+            self.span.record("orchestra.portkey.target", target);
         }
-        if let Some(usage) = outcome.usage {
-            span.record("gen_ai.usage.input_tokens", usage.prompt_tokens);
-            span.record("gen_ai.usage.output_tokens", usage.completion_tokens);
-            if let Some(cost) = usage.cost_usd {
-                span.record("gen_ai.usage.cost_usd", cost);
-            }
-        }
-        span.record("http.response.status_code", outcome.status);
-        span.in_scope(|| tracing::debug!("portkey request succeeded"));
+        let recorded = SpanOutcome::new(
+            outcome.id,
+            outcome.served_model,
+            outcome.usage,
+            outcome.status,
+        );
+        record_success(&self.span, self.started, PROVIDER_NAME, &recorded);
     }
 
     pub(crate) fn failed(&self, error: &Error) {
-        self.record_latency();
-        self.span.record("error.type", error.kind().as_str());
-        if let Some(status) = error.status() {
-            self.span.record("http.response.status_code", status);
-        }
-        self.span
-            .in_scope(|| tracing::debug!(%error, "portkey request failed"));
+        record_failure(&self.span, self.started, PROVIDER_NAME, error);
     }
 }
 

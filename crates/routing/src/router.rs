@@ -360,6 +360,18 @@ impl Router {
         }
     }
 
+    /// Each provider behind the targets once, in target order (by name: targets usually
+    /// share one provider stack).
+    fn providers(&self) -> Vec<&Arc<dyn Provider>> {
+        let mut seen = HashSet::new();
+        self.inner
+            .targets
+            .iter()
+            .map(Target::provider)
+            .filter(|provider| seen.insert(provider.name().to_owned()))
+            .collect()
+    }
+
     /// Loads prices and context lengths from the providers' model lists, once.
     async fn catalog(&self) -> Option<Arc<Catalog>> {
         if !self.inner.strategy.needs_catalog() {
@@ -370,20 +382,16 @@ impl Router {
             return Some(Arc::clone(catalog));
         }
         let mut catalog = Catalog::new();
-        let mut asked = HashSet::new();
         let mut complete = true;
-        for target in &self.inner.targets {
-            if !asked.insert(target.provider().name().to_owned()) {
-                continue;
-            }
-            match target.provider().models().await {
+        for provider in self.providers() {
+            match provider.models().await {
                 Ok(models) => catalog.extend(models.into_iter().map(|model: ModelInfo| {
                     (model.id.clone(), (model.pricing, model.context_length))
                 })),
                 Err(error) if error.kind() == ErrorKind::Unsupported => {}
                 Err(error) => {
                     complete = false;
-                    tracing::warn!(provider = target.provider().name(), %error,
+                    tracing::warn!(provider = provider.name(), %error,
                         "could not load model prices; routing with configured prices only");
                 }
             }
@@ -759,13 +767,9 @@ impl Provider for Router {
 
     async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
         let mut models: Vec<ModelInfo> = Vec::new();
-        let mut asked = HashSet::new();
         let mut last_error = None;
-        for target in &self.inner.targets {
-            if !asked.insert(target.provider().name().to_owned()) {
-                continue;
-            }
-            match target.provider().models().await {
+        for provider in self.providers() {
+            match provider.models().await {
                 Ok(listed) => {
                     for model in listed {
                         if !models.iter().any(|known| known.id == model.id) {
@@ -785,12 +789,8 @@ impl Provider for Router {
     async fn credits(&self) -> Result<Credits, Error> {
         // The first provider that can report; routers usually front one account.
         let mut last_error = Error::unsupported("credits");
-        let mut asked = HashSet::new();
-        for target in &self.inner.targets {
-            if !asked.insert(target.provider().name().to_owned()) {
-                continue;
-            }
-            match target.provider().credits().await {
+        for provider in self.providers() {
+            match provider.credits().await {
                 Ok(credits) => return Ok(credits),
                 Err(error) => last_error = error,
             }
