@@ -24,6 +24,7 @@ mod provider;
 mod response;
 mod secret;
 mod stream;
+pub mod usage;
 
 pub use account::{Credits, Decimal, ModelInfo, ModelPricing};
 pub use chat::{
