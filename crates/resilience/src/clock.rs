@@ -80,6 +80,74 @@ impl Clock for TokioClock {
     }
 }
 
+/// A clock running `scale` times faster than real time (tokio's), for simulations: with a
+/// simulator serving one simulated minute per real second (`time_scale = 60`), a client on
+/// `ScaledClock::new(60.0)` sees the same per-minute quotas, `Retry-After` and cooldowns.
+///
+/// ```
+/// use std::time::Duration;
+/// use orchestra_resilience::{Clock, ScaledClock};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+/// let clock = ScaledClock::new(60.0);
+/// let before = clock.now();
+/// clock.wait(Duration::from_secs(60)).await; // one real second
+/// assert!(clock.now() - before >= Duration::from_secs(60));
+/// # });
+/// ```
+#[derive(Clone, Debug)]
+pub struct ScaledClock {
+    wall_at_start: Duration,
+    started: tokio::time::Instant,
+    scale: f64,
+}
+
+impl ScaledClock {
+    /// A clock starting at the current wall-clock time, running `scale` times faster than
+    /// real time. A scale that is not finite and positive is taken as 1.
+    pub fn new(scale: f64) -> Self {
+        Self {
+            wall_at_start: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
+            started: tokio::time::Instant::now(),
+            scale: if scale.is_finite() && scale > 0.0 {
+                scale
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// Simulated seconds per real second.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+
+    fn to_real(&self, simulated: Duration) -> Duration {
+        // `div_f64` panics on overflow; a far-off instant just means "never".
+        Duration::try_from_secs_f64(simulated.as_secs_f64() / self.scale).unwrap_or(Duration::MAX)
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> Duration {
+        let simulated =
+            Duration::try_from_secs_f64(self.started.elapsed().as_secs_f64() * self.scale)
+                .unwrap_or(Duration::MAX);
+        self.wall_at_start.saturating_add(simulated)
+    }
+
+    fn wait(&self, duration: Duration) -> ClockFuture {
+        Box::pin(tokio::time::sleep(self.to_real(duration)))
+    }
+
+    fn timer(&self, instant: Duration) -> ClockFuture {
+        let remaining = instant.saturating_sub(self.now());
+        Box::pin(tokio::time::sleep(self.to_real(remaining)))
+    }
+}
+
 type AdvanceHook = Box<dyn Fn(Duration) + Send + Sync>;
 
 /// A virtual clock for tests: time moves only when someone waits or calls

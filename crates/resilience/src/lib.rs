@@ -67,7 +67,7 @@ mod quota;
 mod retry;
 mod stack;
 
-pub use clock::{Clock, ClockFuture, ManualClock, TokioClock};
+pub use clock::{Clock, ClockFuture, ManualClock, ScaledClock, TokioClock};
 pub use cooldown::{
     Cooldown, CooldownEntry, CooldownLayer, CooldownPolicy, CooldownReason, CooldownTarget,
     Cooldowns,
