@@ -12,7 +12,7 @@ use orchestra_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, Credits, Error, ErrorKind,
     ModelInfo, ModelPricing, Provider,
 };
-use tokio::time::Instant;
+use orchestra_resilience::{Clock, TokioClock};
 
 use crate::{
     Candidate, Fallback, Health, RoutingContext, Strategy, Target, TargetHealth,
@@ -125,6 +125,7 @@ struct Inner {
     deadline: Duration,
     idle_timeout: Duration,
     health: Option<Arc<dyn TargetHealth>>,
+    clock: Arc<dyn Clock>,
     observed: Mutex<HashMap<String, Observed>>,
     catalog: tokio::sync::Mutex<Option<Arc<Catalog>>>,
     spendable_usd: Mutex<Option<f64>>,
@@ -134,7 +135,8 @@ struct Inner {
 /// What the router saw of one target.
 #[derive(Clone, Debug, Default)]
 struct Observed {
-    cooldown_until: Option<Instant>,
+    /// On the router's clock.
+    cooldown_until: Option<Duration>,
     cooldown_reason: String,
     latency_ewma: Option<Duration>,
 }
@@ -177,6 +179,7 @@ pub struct RouterBuilder {
     deadline: Option<Duration>,
     idle_timeout: Option<Duration>,
     health: Option<Arc<dyn TargetHealth>>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl fmt::Debug for RouterBuilder {
@@ -249,6 +252,14 @@ impl RouterBuilder {
         self
     }
 
+    /// The clock of deadlines, cooldowns and waits for recovery; share the resilience
+    /// layers' clock (default: tokio's). Stream idle timeouts stay in real time: they
+    /// measure the upstream, not the simulation.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Builds the router.
     ///
     /// # Errors
@@ -284,6 +295,7 @@ impl RouterBuilder {
                 deadline,
                 idle_timeout,
                 health: self.health,
+                clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock::new())),
                 observed: Mutex::new(HashMap::new()),
                 catalog: tokio::sync::Mutex::new(None),
                 spendable_usd: Mutex::new(None),
@@ -296,7 +308,8 @@ impl RouterBuilder {
 /// The targets planned for one call, in order.
 pub(crate) struct Plan {
     pub(crate) targets: Vec<Target>,
-    pub(crate) deadline: Instant,
+    /// On the router's clock.
+    pub(crate) deadline: Duration,
 }
 
 impl Router {
@@ -323,7 +336,7 @@ impl Router {
 
     /// Targets the router is keeping away from, with time left and reason.
     pub fn cooldowns(&self) -> Vec<Cooldown> {
-        let now = Instant::now();
+        let now = self.now();
         let observed = lock(&self.inner.observed);
         let mut cooldowns: Vec<Cooldown> = observed
             .iter()
@@ -405,7 +418,7 @@ impl Router {
     }
 
     /// Health of a target: the later of the router's own observation and the outside view.
-    pub(crate) fn health(&self, target: &Target, now: Instant) -> Health {
+    pub(crate) fn health(&self, target: &Target, now: Duration) -> Health {
         let observed = lock(&self.inner.observed)
             .get(target.id())
             .and_then(|seen| {
@@ -435,7 +448,7 @@ impl Router {
 
     /// The targets for `request`, in the order to try them.
     pub(crate) async fn plan(&self, request: &ChatRequest) -> Plan {
-        let started = Instant::now();
+        let started = self.now();
         let catalog = self.catalog().await;
         let preferred = self.preferred_model(request);
         let mut targets = self.inner.targets.clone();
@@ -447,7 +460,7 @@ impl Router {
             let provider = Arc::clone(targets[0].provider());
             targets.push(Target::new(provider, model.clone()));
         }
-        let now = Instant::now();
+        let now = self.now();
         let candidates: Vec<Candidate<'_>> = targets
             .iter()
             .map(|target| {
@@ -489,7 +502,7 @@ impl Router {
             .collect();
         Plan {
             targets: planned,
-            deadline: started + self.inner.deadline,
+            deadline: started.saturating_add(self.inner.deadline),
         }
     }
 
@@ -508,7 +521,7 @@ impl Router {
             }
             Err(error) => {
                 if let Some(retry_after) = error.retry_after() {
-                    seen.cooldown_until = Some(Instant::now() + retry_after);
+                    seen.cooldown_until = Some(self.now().saturating_add(retry_after));
                     seen.cooldown_reason = error.kind().as_str().to_owned();
                 }
             }
@@ -521,6 +534,16 @@ impl Router {
 
     pub(crate) fn idle_timeout(&self) -> Duration {
         self.inner.idle_timeout
+    }
+
+    /// Now, on the router's clock.
+    pub(crate) fn now(&self) -> Duration {
+        self.inner.clock.now()
+    }
+
+    /// The router's clock (deadlines, cooldowns, waits for recovery).
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
     }
 }
 
@@ -598,7 +621,7 @@ impl Walk {
             );
             return false;
         }
-        match router.health(target, Instant::now()) {
+        match router.health(target, router.now()) {
             Health::Ready => true,
             Health::Unavailable { retry_in, reason } => {
                 self.attempts
@@ -636,7 +659,7 @@ impl Walk {
     /// down (none failed for a reason that time will not fix) and the earliest recovery
     /// fits before the deadline.
     pub(crate) fn wait_for_recovery(&mut self, router: &Router, plan: &Plan) -> Option<Duration> {
-        let now = Instant::now();
+        let now = router.now();
         let mut earliest: Option<Duration> = None;
         for target in &plan.targets {
             if self.refused_providers.contains(target.provider().name()) {
@@ -651,7 +674,7 @@ impl Walk {
         }
         let wait = earliest?;
         self.earliest_recovery = Some(wait);
-        (now + wait <= plan.deadline).then_some(wait)
+        (now.saturating_add(wait) <= plan.deadline).then_some(wait)
     }
 
     /// The final error: the only failure as it was when a single target was tried,
@@ -705,17 +728,26 @@ impl Provider for Router {
                     continue;
                 }
                 let routed = request_for(request, target);
-                let started = Instant::now();
-                let remaining = plan.deadline.saturating_duration_since(started);
-                let result = tokio::time::timeout(remaining, target.provider().chat(&routed)).await;
+                let started = tokio::time::Instant::now();
+                let result = tokio::select! {
+                    result = target.provider().chat(&routed) => Ok(result),
+                    () = self.clock().timer(plan.deadline) => Err(()),
+                };
                 let latency = started.elapsed();
                 match result {
                     Ok(Ok(mut response)) => {
                         self.observe(target, Ok(latency));
-                        if response.metadata.attempts.is_empty() {
+                        // Layers below record failures (retries) but not always the
+                        // success that ended them: the list must end with the one that served.
+                        let served = response
+                            .metadata
+                            .attempts
+                            .last()
+                            .is_some_and(|attempt| attempt.outcome == AttemptOutcome::Success);
+                        if !served {
                             response.metadata.attempts.push(Attempt::new(
                                 target.provider().name(),
-                                response.model.clone(),
+                                target.model(),
                                 AttemptOutcome::Success,
                                 latency,
                             ));
@@ -754,7 +786,7 @@ impl Provider for Router {
                         wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                         "every target is cooling down; waiting for the earliest recovery"
                     );
-                    tokio::time::sleep(wait).await;
+                    self.clock().wait(wait).await;
                 }
                 None => return Err(walk.into_error(self)),
             }

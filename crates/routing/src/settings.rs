@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use orchestra_config::Settings;
 use orchestra_core::{Error, Provider};
 
-use crate::{CostAware, Fallback, Loadbalance, Router, Strategy, Target};
+use crate::{CostAware, Fallback, Loadbalance, Router, RouterBuilder, Strategy, Target};
 
 /// The built-in strategy for a configured name (`LLM_ROUTING_STRATEGY`, `PORTKEY_STRATEGY`).
 pub fn strategy_for(strategy: orchestra_config::Strategy) -> Arc<dyn Strategy> {
@@ -31,6 +31,20 @@ impl Router {
         settings: &Settings,
         providers: &BTreeMap<String, Arc<dyn Provider>>,
     ) -> Result<Router, Error> {
+        Self::builder_from_settings(settings, providers)?.build()
+    }
+
+    /// A builder configured as [`from_settings`](Self::from_settings) does, to add a
+    /// [`health`](RouterBuilder::health) view, a [`clock`](RouterBuilder::clock) or another
+    /// strategy before building.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_settings`](Self::from_settings).
+    pub fn builder_from_settings(
+        settings: &Settings,
+        providers: &BTreeMap<String, Arc<dyn Provider>>,
+    ) -> Result<RouterBuilder, Error> {
         let provider = |name: &str| {
             providers.get(name).cloned().ok_or_else(|| {
                 Error::config(format!(
@@ -69,7 +83,7 @@ impl Router {
                 "nothing to route to: set OPENROUTER_DEFAULT_MODEL or LLM_ROUTING_TARGETS",
             ));
         }
-        Router::builder()
+        Ok(Router::builder()
             .targets(targets)
             .shared_strategy(strategy_for(settings.routing.strategy))
             .agent_models(settings.agent_model_map.clone())
@@ -79,7 +93,6 @@ impl Router {
                     .routing
                     .stream_idle_timeout
                     .unwrap_or(settings.resilience.request_timeout),
-            )
-            .build()
+            ))
     }
 }

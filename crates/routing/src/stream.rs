@@ -36,14 +36,13 @@ pub(crate) async fn chat_stream(
                 Ok(opened) => {
                     let latency = started.elapsed();
                     router.observe(target, Ok(latency));
-                    let mut attempts = walk.attempts;
-                    attempts.push(Attempt::new(
+                    let success = Attempt::new(
                         target.provider().name(),
                         target.model(),
                         AttemptOutcome::Success,
                         latency,
-                    ));
-                    return Ok(deliver(router, target, opened, attempts));
+                    );
+                    return Ok(deliver(router, target, opened, walk.attempts, success));
                 }
                 Err(error) => {
                     if !walk.failed(router, target, error, started.elapsed()) {
@@ -54,12 +53,12 @@ pub(crate) async fn chat_stream(
                     }
                 }
             }
-            if Instant::now() >= plan.deadline {
+            if router.now() >= plan.deadline {
                 return Err(walk.into_error(router));
             }
         }
         match walk.wait_for_recovery(router, &plan) {
-            Some(wait) => tokio::time::sleep(wait).await,
+            Some(wait) => router.clock().wait(wait).await,
             None => return Err(walk.into_error(router)),
         }
     }
@@ -83,19 +82,28 @@ async fn open(
     router: &Router,
     target: &Target,
     request: &ChatRequest,
-    deadline: Instant,
+    deadline: Duration,
 ) -> Result<Opened, Error> {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let mut stream =
-        match tokio::time::timeout(remaining, target.provider().chat_stream(request)).await {
-            Ok(result) => result?,
-            Err(_) => return Err(stalled(target, remaining, "")),
-        };
+    let remaining = deadline.saturating_sub(router.now());
+    let mut stream = tokio::select! {
+        result = target.provider().chat_stream(request) => result?,
+        () = router.clock().timer(deadline) => return Err(stalled(target, remaining, "")),
+    };
     let mut buffered = VecDeque::new();
     loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let wait = router.idle_timeout().min(remaining);
-        match tokio::time::timeout(wait, stream.next()).await {
+        let wait = router.idle_timeout();
+        let next = tokio::select! {
+            next = tokio::time::timeout(wait, stream.next()) => next,
+            () = router.clock().timer(deadline) => {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "the routed call's deadline passed before the stream's first content",
+                )
+                .with_provider(target.provider().name())
+                .with_model(target.model()));
+            }
+        };
+        match next {
             Ok(Some(Ok(event))) => {
                 let content = is_content(&event);
                 buffered.push_back(event);
@@ -145,22 +153,39 @@ struct Delivery {
 /// the rest, each within the idle timeout. After content, every failure is
 /// [`ErrorKind::StreamInterrupted`] with the partial text, and an end without a finish
 /// reason is one too.
-fn deliver(router: &Router, target: &Target, opened: Opened, attempts: Vec<Attempt>) -> ChatStream {
+/// Delivers an opened stream; its start event lists the router's attempts, then those of the
+/// layers below (retries), then the one that served.
+fn deliver(
+    router: &Router,
+    target: &Target,
+    opened: Opened,
+    mut attempts: Vec<Attempt>,
+    success: Attempt,
+) -> ChatStream {
     let Opened {
         stream,
         mut buffered,
     } = opened;
+    let merge = |attempts: &mut Vec<Attempt>, below: &mut Vec<Attempt>| {
+        attempts.append(below);
+        if attempts
+            .last()
+            .is_none_or(|attempt| attempt.outcome != AttemptOutcome::Success)
+        {
+            attempts.push(success.clone());
+        }
+    };
     match buffered.iter_mut().find_map(|event| match event {
         StreamEvent::Start(start) => Some(start),
         _ => None,
     }) {
         Some(start) => {
-            let mut all = attempts;
-            all.append(&mut start.attempts);
-            start.attempts = all;
+            merge(&mut attempts, &mut start.attempts);
+            start.attempts = attempts;
         }
         None => {
             let mut start = StreamStart::new("", target.model(), target.provider().name());
+            merge(&mut attempts, &mut Vec::new());
             start.attempts = attempts;
             buffered.push_front(StreamEvent::Start(start));
         }
