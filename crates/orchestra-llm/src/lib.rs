@@ -1,8 +1,10 @@
 //! Call LLMs through OpenRouter and Portkey without being stopped by rate limits, outages or
 //! cost.
 //!
-//! This crate only re-exports the `orchestra-*` crates behind cargo features, so an
-//! application compiles only what it uses. It contains no logic of its own.
+//! This crate re-exports the `orchestra-*` crates behind cargo features, so an application
+//! compiles only what it uses, and wires them into [`LlmClient`]: the preferred provider in
+//! resilience layers, under a router, behind the cache, with a usage ledger — all from the
+//! environment. It contains no logic of its own.
 //!
 //! # Feature flags
 //!
@@ -60,6 +62,12 @@ pub use orchestra_routing as routing;
 #[cfg(feature = "cache")]
 #[doc(inline)]
 pub use orchestra_cache as cache;
+
+#[cfg(any(feature = "openrouter", feature = "portkey"))]
+mod client;
+
+#[cfg(any(feature = "openrouter", feature = "portkey"))]
+pub use client::{ChatCall, CreditStatus, LlmClient, LlmClientBuilder, LlmProvider};
 
 /// Compiles and runs the README's example, so the front page never drifts from the API.
 #[cfg(doctest)]

@@ -120,6 +120,13 @@ impl OpenRouter {
     /// [`ErrorKind::Config`] when `OPENROUTER_API_KEY` is missing or a value is unusable
     /// (bad header name, bad URL).
     pub fn from_settings(settings: &orchestra_config::Settings) -> Result<Self, Error> {
+        Self::builder_from_settings(settings).build()
+    }
+
+    /// A builder configured as [`from_settings`](Self::from_settings) does, to change
+    /// something before building (a client-side router, for instance, clears
+    /// [`fallback_models`](OpenRouterBuilder::fallback_models) to do the fallbacks itself).
+    pub fn builder_from_settings(settings: &orchestra_config::Settings) -> OpenRouterBuilder {
         let openrouter = &settings.openrouter;
         let mut builder = Self::builder()
             .base_url(openrouter.base_url.as_str())
@@ -132,7 +139,7 @@ impl OpenRouter {
         if let Some(model) = &openrouter.default_model {
             builder = builder.default_model(model.clone());
         }
-        builder.build()
+        builder
     }
 
     /// The base URL requests go to, without a trailing slash.
