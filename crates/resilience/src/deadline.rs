@@ -23,3 +23,24 @@ pub async fn with_deadline<F: Future>(deadline: Duration, future: F) -> F::Outpu
 pub fn current_deadline() -> Option<Duration> {
     DEADLINE.try_with(|deadline| *deadline).ok()
 }
+
+tokio::task_local! {
+    static FALLBACK_AVAILABLE: bool;
+}
+
+/// Runs `future` knowing whether a caller above (a router) has another target to try if
+/// this one is rate limited.
+///
+/// [`Retry`](crate::Retry) reads it: waiting out a `Retry-After` on a rate-limited model
+/// only makes sense when nothing else can answer. With a fallback available it returns the
+/// rate limit at once (the cooldown layer remembers it) so the caller moves on.
+pub async fn with_fallback_available<F: Future>(available: bool, future: F) -> F::Output {
+    FALLBACK_AVAILABLE.scope(available, future).await
+}
+
+/// Whether the caller above has another target to try (`false` when nobody said).
+pub fn fallback_available() -> bool {
+    FALLBACK_AVAILABLE
+        .try_with(|available| *available)
+        .unwrap_or(false)
+}

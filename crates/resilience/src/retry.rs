@@ -17,7 +17,7 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 use crate::{
     clock::{Clock, TokioClock},
-    deadline::{current_deadline, with_deadline},
+    deadline::{current_deadline, fallback_available, with_deadline},
 };
 
 /// A source of uniform random numbers in `[0, 1)` for backoff jitter; inject a fixed one to
@@ -223,6 +223,15 @@ impl<P: Provider> Retry<P> {
     /// The wait before retry `retry`, or `None` when the error is final.
     fn plan_retry(&self, error: &Error, retry: u32, deadline: Duration) -> Option<Duration> {
         if retry >= self.policy.max_retries || !self.policy.is_retryable(error) {
+            return None;
+        }
+        if error.kind() == ErrorKind::RateLimited && fallback_available() {
+            tracing::debug!(
+                target: "orchestra_resilience::retry",
+                provider = self.inner.name(),
+                retry_after_ms = error.retry_after().map(millis),
+                "not retrying a rate limit: the caller has a fallback"
+            );
             return None;
         }
         let backoff = self.policy.backoff(retry, self.random.unit());

@@ -12,7 +12,7 @@ use orchestra_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, Credits, Error, ErrorKind,
     ModelInfo, ModelPricing, Provider,
 };
-use orchestra_resilience::{Clock, TokioClock};
+use orchestra_resilience::{Clock, TokioClock, with_fallback_available};
 
 use crate::{
     Candidate, Fallback, Health, RoutingContext, Strategy, Target, TargetHealth,
@@ -723,14 +723,16 @@ impl Provider for Router {
         let plan = self.plan(request).await;
         let mut walk = Walk::new();
         loop {
-            for target in &plan.targets {
+            for (index, target) in plan.targets.iter().enumerate() {
                 if !walk.admit(self, target) {
                     continue;
                 }
                 let routed = request_for(request, target);
                 let started = tokio::time::Instant::now();
+                let has_fallback = index + 1 < plan.targets.len();
+                let call = with_fallback_available(has_fallback, target.provider().chat(&routed));
                 let result = tokio::select! {
-                    result = target.provider().chat(&routed) => Ok(result),
+                    result = call => Ok(result),
                     () = self.clock().timer(plan.deadline) => Err(()),
                 };
                 let latency = started.elapsed();

@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use orchestra_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatStream, Error, ErrorKind, StreamEvent, StreamStart,
 };
+use orchestra_resilience::with_fallback_available;
 use tokio::time::Instant;
 
 use crate::{
@@ -26,13 +27,16 @@ pub(crate) async fn chat_stream(
     let plan = router.plan(request).await;
     let mut walk = Walk::new();
     loop {
-        for target in &plan.targets {
+        for (index, target) in plan.targets.iter().enumerate() {
             if !walk.admit(router, target) {
                 continue;
             }
             let routed = request_for(request, target);
             let started = Instant::now();
-            match open(router, target, &routed, plan.deadline).await {
+            let has_fallback = index + 1 < plan.targets.len();
+            let opened =
+                with_fallback_available(has_fallback, open(router, target, &routed, plan.deadline));
+            match opened.await {
                 Ok(opened) => {
                     let latency = started.elapsed();
                     router.observe(target, Ok(latency));
