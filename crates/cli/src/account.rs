@@ -4,13 +4,14 @@ use std::io::{self, Write};
 
 use orchestra_config::EnvSource;
 use orchestra_core::{Decimal, ModelInfo};
+use orchestra_llm::CreditStatus;
 use orchestra_provider_openrouter::{CreditReport, QuotaBasis};
 use orchestra_provider_portkey::PortkeyCreditReport;
 
 use crate::{
     ExitStatus, Output,
     cli::{CreditsArgs, ModelsArgs},
-    session::{Backend, Session, report_failure},
+    session::{Session, report_failure},
 };
 
 pub(crate) fn credits(
@@ -22,26 +23,23 @@ pub(crate) fn credits(
         Ok(session) => session,
         Err(status) => return Ok(status),
     };
-    let client = match &session.client {
-        Backend::OpenRouter(client) => client,
-        Backend::Portkey(client) => {
-            let report = session.runtime.block_on(client.monitor_credits());
-            if args.json {
-                writeln!(output.out, "{}", serde_json::to_string_pretty(&report)?)?;
-            } else {
-                print_portkey_credits(&report, output.out)?;
-            }
-            return Ok(ExitStatus::Success);
-        }
-    };
-    let report = match session.runtime.block_on(client.monitor_credits()) {
-        Ok(report) => report,
+    let status = match session.runtime.block_on(session.client.monitor_credits()) {
+        Ok(status) => status,
         Err(error) => return report_failure(&error, output.err),
     };
-    if args.json {
-        writeln!(output.out, "{}", serde_json::to_string_pretty(&report)?)?;
-    } else {
-        print_credits(&report, output.out)?;
+    match &status {
+        CreditStatus::OpenRouter(report) if args.json => {
+            writeln!(output.out, "{}", serde_json::to_string_pretty(report)?)?;
+        }
+        CreditStatus::OpenRouter(report) => print_credits(report, output.out)?,
+        CreditStatus::Portkey(report) if args.json => {
+            writeln!(output.out, "{}", serde_json::to_string_pretty(report)?)?;
+        }
+        CreditStatus::Portkey(report) => print_portkey_credits(report, output.out)?,
+        _ => {
+            writeln!(output.err, "error: this provider reports no credits")?;
+            return Ok(ExitStatus::RequestFailed);
+        }
     }
     Ok(ExitStatus::Success)
 }
@@ -195,7 +193,10 @@ pub(crate) fn models(
         Ok(session) => session,
         Err(status) => return Ok(status),
     };
-    let mut models = match session.runtime.block_on(session.client.provider().models()) {
+    let mut models = match session
+        .runtime
+        .block_on(session.backend.as_provider().models())
+    {
         Ok(models) => models,
         Err(error) => return report_failure(&error, output.err),
     };

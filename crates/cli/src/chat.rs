@@ -8,8 +8,8 @@ use std::{
 use futures_util::StreamExt;
 use orchestra_config::EnvSource;
 use orchestra_core::{
-    Attempt, AttemptOutcome, ChatRequest, ChatResponse, Error, Message, StreamAccumulator,
-    StreamEvent,
+    Attempt, AttemptOutcome, ChatRequest, ChatResponse, Error, Message, Provider,
+    StreamAccumulator, StreamEvent,
 };
 use serde_json::{Value, json};
 
@@ -39,16 +39,14 @@ pub(crate) fn run(
         Ok(session) => session,
         Err(status) => return Ok(status),
     };
-    let request = build_request(args, &session, prompt);
+    let request = build_request(args, prompt);
     let started = Instant::now();
     let result = if args.stream {
         session
             .runtime
             .block_on(stream(&session, &request, !args.json, output.out))
     } else {
-        session
-            .runtime
-            .block_on(session.client.provider().chat(&request))
+        session.runtime.block_on(session.client.chat(&request))
     };
     let response = match result {
         Ok(response) => response,
@@ -69,7 +67,7 @@ pub(crate) fn run(
     Ok(ExitStatus::Success)
 }
 
-fn build_request(args: &ChatArgs, session: &Session, prompt: String) -> ChatRequest {
+fn build_request(args: &ChatArgs, prompt: String) -> ChatRequest {
     let mut messages = Vec::with_capacity(2);
     if let Some(system) = &args.system {
         messages.push(Message::system(system.clone()));
@@ -79,15 +77,9 @@ fn build_request(args: &ChatArgs, session: &Session, prompt: String) -> ChatRequ
     if let Some(agent) = &args.agent {
         request = request.agent_type(agent.clone());
     }
-    // The agent's model leads; without an agent the client's own chain applies.
-    let model = args.model.clone().or_else(|| {
-        args.agent
-            .as_deref()
-            .and_then(|agent| session.settings.primary_model(Some(agent)))
-            .map(str::to_owned)
-    });
-    if let Some(model) = model {
-        request = request.model(model);
+    // Without --model the client's router picks: the agent's model, then the fallbacks.
+    if let Some(model) = &args.model {
+        request = request.model(model.clone());
     }
     if let Some(max_tokens) = args.max_tokens {
         request = request.max_tokens(max_tokens);
@@ -103,7 +95,7 @@ async fn stream(
     out: &mut dyn Write,
 ) -> Result<ChatResponse, Error> {
     let started = Instant::now();
-    let mut events = session.client.provider().chat_stream(request).await?;
+    let mut events = session.client.chat_stream(request).await?;
     let mut accumulator = StreamAccumulator::default();
     while let Some(event) = events.next().await {
         let event = event?;

@@ -1,39 +1,20 @@
 //! What the commands that call a provider share: settings, the client and a runtime.
 
-use std::{
-    io::{self, Write},
-    sync::Arc,
-};
+use std::io::{self, Write};
 
 use orchestra_config::{EnvSource, ProviderKind, Settings};
-use orchestra_core::{Error, ErrorKind, Provider};
-use orchestra_provider_openrouter::OpenRouter;
-use orchestra_provider_portkey::{Mode, Portkey};
+use orchestra_core::{Error, ErrorKind};
+use orchestra_llm::{LlmClient, LlmProvider};
 use tokio::runtime::Runtime;
 
 use crate::{ExitStatus, Output};
 
-/// The provider `PREFERRED_LLM_PROVIDER` chose.
-pub(crate) enum Backend {
-    /// OpenRouter directly.
-    OpenRouter(OpenRouter),
-    /// A Portkey gateway.
-    Portkey(Portkey),
-}
-
-impl Backend {
-    pub(crate) fn provider(&self) -> &dyn Provider {
-        match self {
-            Backend::OpenRouter(client) => client,
-            Backend::Portkey(client) => client,
-        }
-    }
-}
-
 /// A configured client, ready to send.
 pub(crate) struct Session {
-    pub(crate) settings: Settings,
-    pub(crate) client: Backend,
+    /// The whole stack: resilience, routing, cache and ledger over the preferred provider.
+    pub(crate) client: LlmClient,
+    /// The preferred provider itself, for its account APIs.
+    pub(crate) backend: LlmProvider,
     pub(crate) runtime: Runtime,
 }
 
@@ -55,8 +36,8 @@ impl Session {
             writeln!(output.err, "warning: {warning}")?;
         }
         let settings = loaded.settings;
-        let client = match settings.preferred_provider {
-            ProviderKind::Portkey => portkey(&settings).map(Backend::Portkey),
+        let preferred = match settings.preferred_provider {
+            ProviderKind::Portkey => "portkey",
             _ => {
                 if settings.openrouter.api_key.is_none() {
                     writeln!(
@@ -68,38 +49,31 @@ impl Session {
                     )?;
                     return Ok(Err(ExitStatus::InvalidUsage));
                 }
-                OpenRouter::from_settings(&settings).map(Backend::OpenRouter)
+                "openrouter"
             }
         };
-        let client = match client {
-            Ok(client) => client,
+        // The runtime first: building the client may start background work (Redis).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let built = runtime.block_on(async {
+            let client = LlmClient::from_settings(settings)?;
+            let backend = client.get_llm_provider(preferred)?;
+            Ok::<_, Error>((client, backend))
+        });
+        let (client, backend) = match built {
+            Ok(built) => built,
             Err(error) => {
                 writeln!(output.err, "error: {error}")?;
                 return Ok(Err(ExitStatus::InvalidUsage));
             }
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
         Ok(Ok(Self {
-            settings,
             client,
+            backend,
             runtime,
         }))
     }
-}
-
-/// The Portkey client of the settings; `cost_aware` gets its prices from OpenRouter's model
-/// list when OPENROUTER_API_KEY is set.
-fn portkey(settings: &Settings) -> Result<Portkey, Error> {
-    let mut builder = Portkey::builder_from_settings(settings);
-    if Mode::from_settings(settings.portkey.strategy) == Mode::CostAware
-        && settings.openrouter.api_key.is_some()
-    {
-        let prices: Arc<dyn Provider> = Arc::new(OpenRouter::from_settings(settings)?);
-        builder = builder.price_source(prices);
-    }
-    builder.build()
 }
 
 /// Prints a failed call: one line per attempt, then the error; the exit status follows the

@@ -235,10 +235,15 @@ fn chat_json_reports_the_fallback_that_served_after_the_primary_429() {
             .starts_with("google/gemini-2.5-flash:free")
     );
     assert!(report["usage"]["total_tokens"].as_u64().unwrap() > 0);
+    // The client-side router fell back: both attempts are in the report.
+    assert_eq!(report["attempts"][0]["model"], "openai/gpt-4o-mini");
+    assert_eq!(report["attempts"][0]["outcome"], "rate_limited");
+    assert_eq!(report["attempts"][0]["status"], 429);
     assert_eq!(
-        report["attempts"][0]["model"],
+        report["attempts"][1]["model"],
         "google/gemini-2.5-flash:free"
     );
+    assert_eq!(report["attempts"][1]["outcome"], "success");
     assert!(report["latency_ms"].as_f64().unwrap() > 0.0);
     // The primary really was asked first and refused.
     assert_eq!(sim.model_stats("openai/gpt-4o-mini").rate_limited, 1);

@@ -188,3 +188,56 @@ fn a_missing_key_is_a_config_error_that_points_to_the_demo() {
     assert!(error.to_string().contains("OPENROUTER_API_KEY"));
     assert!(error.to_string().contains("orchestra demo"));
 }
+
+#[tokio::test]
+async fn a_rate_limit_goes_to_the_fallback_instead_of_waiting_for_retry_after() {
+    let sim = simulator().await;
+    sim.set_model(
+        ModelConfig::new("paid/primary").then_fault(Fault::status_retry_after(429, 5), 1),
+    )
+    .unwrap();
+    // Retries are on and 5 s fits the deadline, but the router has a fallback ready: the
+    // retry layer must hand the rate limit back rather than wait it out.
+    let client = LlmClient::from_settings(settings(
+        &sim,
+        &[("LLM_MAX_RETRIES", "3"), ("LLM_RATE_LIMITS", "{}")],
+    ))
+    .unwrap();
+    let response = client
+        .generate_chat_completion([Message::user("Summarise the news.")])
+        .await
+        .unwrap();
+    assert_eq!(response.model, "free/backup:free");
+    assert_eq!(sim.model_stats("paid/primary").requests, 1);
+    let outcomes: Vec<String> = response
+        .metadata
+        .attempts
+        .iter()
+        .map(|attempt| format!("{}:{}", attempt.model, attempt.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["paid/primary:rate_limited", "free/backup:free:success"]
+    );
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried_on_the_same_model_first() {
+    let sim = simulator().await;
+    sim.set_model(ModelConfig::new("paid/primary").then_fault(Fault::status(503), 1))
+        .unwrap();
+    let client = LlmClient::from_settings(settings(
+        &sim,
+        &[("LLM_MAX_RETRIES", "2"), ("LLM_RETRY_DELAY", "0.001")],
+    ))
+    .unwrap();
+    let response = client
+        .generate_chat_completion([Message::user("Summarise the news.")])
+        .await
+        .unwrap();
+    assert_eq!(response.model, "paid/primary");
+    assert_eq!(sim.model_stats("paid/primary").requests, 2);
+    let usage = client.usage();
+    let primary = &usage.models["paid/primary"];
+    assert_eq!((primary.sent, primary.retries, primary.failed), (2, 1, 1));
+}
