@@ -50,7 +50,7 @@ use orchestra_core::{
 
 use crate::{
     clock::{Clock, TokioClock},
-    deadline::current_deadline,
+    deadline::{current_deadline, fallback_available},
 };
 
 /// Completion tokens assumed for the tpm estimate of a request without `max_tokens`.
@@ -652,8 +652,15 @@ impl<P: Provider> Quota<P> {
         } else {
             0
         };
-        let deadline = current_deadline()
-            .unwrap_or_else(|| self.quotas.clock.now() + self.quotas.default_deadline);
+        // With another target ready above (a router), queueing here would keep a request
+        // waiting for this model's quota while the fallback sits idle: refuse at once, and
+        // the router moves on (and skips this model until the quota refills).
+        let deadline = if fallback_available() {
+            self.quotas.clock.now()
+        } else {
+            current_deadline()
+                .unwrap_or_else(|| self.quotas.clock.now() + self.quotas.default_deadline)
+        };
         self.quotas
             .acquire(model, tokens, deadline)
             .await

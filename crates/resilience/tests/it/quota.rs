@@ -86,6 +86,43 @@ async fn exhausted_quota_waits_within_the_deadline_else_fails_without_sending() 
     assert_eq!(inner.calls(), 2);
 }
 
+#[tokio::test]
+async fn with_a_fallback_ready_an_exhausted_quota_refuses_instead_of_queueing() {
+    let clock = ManualClock::new();
+    let quotas = Arc::new(Quotas::new(
+        [("*:free", RateLimit::new().rpm(20))],
+        Arc::new(clock.clone()),
+    ));
+    let inner = Scripted::new([]);
+    let provider = QuotaLayer::new(quotas).layer(inner.clone());
+    let model = "a/b:free";
+    provider.chat(&request(model)).await.unwrap();
+    let before = clock.now();
+    let far = before + Duration::from_secs(60);
+    // A router with another target says so: the 3 s wait would fit the deadline, but the
+    // request goes back at once so the fallback can answer it now.
+    let error = orchestra_resilience::with_deadline(
+        far,
+        orchestra_resilience::with_fallback_available(true, provider.chat(&request(model))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.rate_limit_scope(), Some(RateLimitScope::LocalQuota));
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(3)));
+    assert_eq!((clock.now(), inner.calls()), (before, 1));
+    // The last target (no fallback left) still waits its turn.
+    orchestra_resilience::with_deadline(
+        far,
+        orchestra_resilience::with_fallback_available(false, provider.chat(&request(model))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (clock.now() - before, inner.calls()),
+        (Duration::from_secs(3), 2)
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn cancelled_waiting_calls_leak_no_capacity() {
     // tokio's paused clock (no sockets here): waits really block until time advances.
