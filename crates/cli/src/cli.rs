@@ -51,6 +51,71 @@ pub enum Command {
     /// Point orchestra (or any OpenAI-compatible client) at it with
     /// `OPENROUTER_BASE_URL=<printed URL>`. Scenario files are described in docs/simulator.md.
     Sim(SimArgs),
+
+    /// Run the origin documents' situation offline: the built-in simulator with a paid
+    /// primary model that hits its rate limit, two `:free` fallbacks at 20 requests/minute
+    /// and agent types with their own models, then a few hundred requests through the full
+    /// client (router, retries, quotas, cooldowns, cache), ending with a summary per model.
+    ///
+    /// Needs no key and no network. Simulated time runs 60× faster than real time, so
+    /// per-minute limits bite within seconds.
+    Demo(DemoArgs),
+
+    /// Send many prompts through one client: quotas, cooldowns, load balancing and the cache
+    /// act across the whole batch.
+    ///
+    /// Each input line is a JSON object `{"id", "prompt" or "messages", "agent", "model"}`
+    /// (all but the prompt optional). Each output line is the `chat --json` object plus the
+    /// `id` (or `error` for a failed line), in input order. Exit status 1 when any line
+    /// failed.
+    Batch(BatchArgs),
+}
+
+/// Flags of `orchestra demo`.
+#[derive(Debug, Args)]
+#[non_exhaustive]
+pub struct DemoArgs {
+    /// Write the summary as JSON to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Requests in the workload.
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    pub requests: u32,
+
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: u32,
+
+    /// Seed of the workload (which agents ask what, in which order) and of the simulator's
+    /// random faults.
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// Flags of `orchestra batch`.
+#[derive(Debug, Args)]
+#[non_exhaustive]
+pub struct BatchArgs {
+    /// JSON-lines input (`-` for stdin).
+    #[arg(value_name = "INPUT.jsonl")]
+    pub input: PathBuf,
+
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: u32,
+
+    /// Write the results here instead of stdout.
+    #[arg(long, short, value_name = "OUT.jsonl")]
+    pub output: Option<PathBuf>,
+
+    /// System prompt for lines given as `prompt`.
+    #[arg(long, value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Most tokens to generate per line.
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
 }
 
 /// Flags of `orchestra chat`.

@@ -20,13 +20,17 @@ mod account;
 mod chat;
 mod cli;
 mod config_check;
+mod demo;
+mod progress;
 mod session;
 mod sim;
+mod summary;
 
 use std::io::{self, Write};
 
 pub use cli::{
-    ChatArgs, Cli, Command, ConfigCheckArgs, ConfigCommand, CreditsArgs, ModelsArgs, SimArgs,
+    BatchArgs, ChatArgs, Cli, Command, ConfigCheckArgs, ConfigCommand, CreditsArgs, DemoArgs,
+    ModelsArgs, SimArgs,
 };
 use orchestra_config::ConfigErrors;
 
@@ -75,6 +79,10 @@ pub fn run(
         Command::Credits(args) => account::credits(args, source, &mut output),
         Command::Models(args) => account::models(args, source, &mut output),
         Command::Sim(args) => sim::run(args, &mut output),
+        Command::Demo(args) => demo::run(args, &mut output),
+        Command::Batch(_) => {
+            writeln!(output.err, "error: batch is not ready yet").map(|()| ExitStatus::InvalidUsage)
+        }
     };
     match result {
         Ok(status) => status,

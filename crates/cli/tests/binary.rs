@@ -415,3 +415,70 @@ fn chat_json_through_the_portkey_gateway_reports_the_target_that_served_after_a_
         .collect();
     assert_eq!(ids, ["acme/backup", "acme/limited"]);
 }
+
+#[test]
+fn demo_runs_offline_and_its_figures_agree_with_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orchestra(dir.path(), &["demo", "--json", "--requests", "240"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["requests"], 240);
+    assert_eq!(
+        report["answered"].as_u64().unwrap() + report["failed"].as_u64().unwrap(),
+        240
+    );
+    let totals = &report["totals"];
+    // Every call the ledger counts as sent reached the simulator, and every 429 it sent
+    // was seen by the client.
+    assert_eq!(totals["sent"], report["simulator"]["chat_requests"]);
+    assert_eq!(totals["rate_limited"], report["simulator"]["upstream_429s"]);
+    // The origin situation happened: the primary hit its limit, a free model took over,
+    // and our own quota or cooldowns kept some attempts from being sent at all.
+    let primary = &report["models"]["openai/gpt-4o"];
+    assert!(primary["rate_limited"].as_u64().unwrap() > 0, "{primary}");
+    assert!(totals["fallbacks"].as_u64().unwrap() > 0, "{totals}");
+    assert!(totals["held_back"].as_u64().unwrap() > 0, "{totals}");
+    let cache = &report["cache"];
+    assert!(cache["hits"].as_u64().unwrap() + cache["semantic_hits"].as_u64().unwrap() > 0);
+    assert_eq!(
+        cache["hits"].as_u64().unwrap()
+            + cache["semantic_hits"].as_u64().unwrap()
+            + cache["misses"].as_u64().unwrap(),
+        240
+    );
+    // stderr is not a terminal here: no progress bar, no banner with --json.
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn demo_prints_a_table_a_person_can_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orchestra(dir.path(), &["demo", "--requests", "40"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let header = stdout.lines().next().unwrap();
+    for column in [
+        "model",
+        "sent",
+        "429s",
+        "held back",
+        "fallbacks",
+        "retries",
+        "cache hits",
+        "tokens",
+        "cost USD",
+        "p50 ms",
+        "p99 ms",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(stdout.contains("40 requests in"), "{stdout}");
+    assert!(
+        !stdout.contains("sk-or-v1"),
+        "the demo key leaked: {stdout}"
+    );
+}
