@@ -128,7 +128,7 @@ async fn stream(
 }
 
 /// The `chat --json` contract (foundation issue): stable field names, every field present.
-fn report(response: &ChatResponse, elapsed: Duration) -> Value {
+pub(crate) fn report(response: &ChatResponse, elapsed: Duration) -> Value {
     let usage = response.usage.map(|usage| {
         json!({
             "prompt_tokens": usage.prompt_tokens,

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod batch;
 mod chat;
 mod cli;
 mod config_check;
@@ -80,9 +81,7 @@ pub fn run(
         Command::Models(args) => account::models(args, source, &mut output),
         Command::Sim(args) => sim::run(args, &mut output),
         Command::Demo(args) => demo::run(args, &mut output),
-        Command::Batch(_) => {
-            writeln!(output.err, "error: batch is not ready yet").map(|()| ExitStatus::InvalidUsage)
-        }
+        Command::Batch(args) => batch::run(args, source, &mut output),
     };
     match result {
         Ok(status) => status,

@@ -482,3 +482,92 @@ fn demo_prints_a_table_a_person_can_read() {
         "the demo key leaked: {stdout}"
     );
 }
+
+#[test]
+fn batch_answers_every_line_in_input_order_and_reports_failed_lines() {
+    let (_runtime, sim) = simulator();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("prompts.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            "{\"id\": \"a\", \"prompt\": \"What is the capital of France?\"}\n",
+            "{\"id\": \"b\", \"prompt\": \"Find sources on tides.\", \"agent\": \"researcher\"}\n",
+            "\n",
+            "this is not json\n",
+            "{\"id\": 7, \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"model\": \"google/gemini-2.5-flash:free\"}\n",
+            "{\"id\": \"dup\", \"prompt\": \"What is the capital of France?\"}\n",
+        ),
+    )
+    .unwrap();
+    let results = dir.path().join("out.jsonl");
+    let mut vars = sim_env(&sim);
+    vars.push(("LLM_CACHE", "exact".to_owned()));
+    // No client-side quota: the free model's 20/min would space its two calls 3 s apart.
+    vars.push(("LLM_RATE_LIMITS", "{}".to_owned()));
+    let output = orchestra_with(
+        dir.path(),
+        &[
+            "batch",
+            input.to_str().unwrap(),
+            "--concurrency",
+            "1",
+            "--max-tokens",
+            "16",
+            "--output",
+            results.to_str().unwrap(),
+        ],
+        &vars,
+    );
+    // One line was not JSON: the batch goes on, and says so with exit status 1.
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&results)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let ids: Vec<String> = lines.iter().map(|line| line["id"].to_string()).collect();
+    assert_eq!(ids, ["\"a\"", "\"b\"", "4", "7", "\"dup\""]);
+    // The first answer came from the fallback after the primary's 429.
+    assert_eq!(lines[0]["model"], "google/gemini-2.5-flash:free");
+    assert_eq!(lines[0]["attempts"][0]["status"], 429);
+    assert_eq!(lines[1]["model"], "anthropic/claude-3-opus");
+    assert_eq!(lines[2]["error"]["kind"], "invalid_input");
+    assert_eq!(lines[3]["model"], "google/gemini-2.5-flash:free");
+    // One client serves the batch: the repeated question is a cache hit.
+    assert_eq!(lines[4]["cache"], "hit");
+    assert_eq!(lines[4]["content"], lines[0]["content"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cache hits"), "{stderr}");
+    // The line that was not JSON never reached the client.
+    assert!(stderr.contains("4 requests in"), "{stderr}");
+    assert!(!text(&output).contains(KEY));
+}
+
+#[test]
+fn batch_writes_to_stdout_and_exits_zero_when_every_line_succeeds() {
+    let (_runtime, sim) = simulator();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let lines: String = (0..6)
+        .map(|n| format!("{{\"prompt\": \"Question number {n}\", \"agent\": \"researcher\"}}\n"))
+        .collect();
+    std::fs::write(&input, lines).unwrap();
+    let output = orchestra_with(
+        dir.path(),
+        &["batch", input.to_str().unwrap(), "--concurrency", "3"],
+        &sim_env(&sim),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let ids: Vec<u64> = stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(sim.model_stats("anthropic/claude-3-opus").requests, 6);
+}
