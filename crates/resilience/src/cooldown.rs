@@ -253,7 +253,9 @@ impl Cooldowns {
         let table = self.lock();
         targets(provider, model)
             .iter()
-            .filter_map(|target| table.cooling.get(target))
+            .filter_map(|target| Some((target, table.cooling.get(target)?)))
+            .filter(|(target, state)| !spares(target, state.reason, model))
+            .map(|(_, state)| state)
             .filter(|state| now < state.until || state.probing)
             .map(|state| {
                 let left = state.until.saturating_sub(now);
@@ -312,6 +314,9 @@ impl Cooldowns {
             let Some(state) = table.cooling.get_mut(&target) else {
                 continue;
             };
+            if spares(&target, state.reason, model) {
+                continue;
+            }
             if now < state.until {
                 let wait = state.until - now;
                 let message = format!(
@@ -472,6 +477,14 @@ fn is_server_failure(error: &Error) -> bool {
         error.kind(),
         ErrorKind::Server | ErrorKind::Timeout | ErrorKind::Connection
     )
+}
+
+/// Whether a provider-wide rest leaves `model` out: an account that cannot pay still gets
+/// OpenRouter's `:free` models, the very fallback for running out of credits.
+fn spares(target: &CooldownTarget, reason: CooldownReason, model: &str) -> bool {
+    matches!(target, CooldownTarget::Provider { .. })
+        && reason == CooldownReason::InsufficientCredits
+        && model.ends_with(":free")
 }
 
 fn targets(provider: &str, model: &str) -> [CooldownTarget; 2] {

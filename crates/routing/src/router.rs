@@ -679,7 +679,27 @@ impl Walk {
 
     /// The final error: the only failure as it was when a single target was tried,
     /// otherwise every attempt.
-    pub(crate) fn into_error(self, router: &Router) -> Error {
+    pub(crate) fn into_error(mut self, router: &Router) -> Error {
+        // One target really failed, for a reason time will not fix, and the others were
+        // never sent (the provider refused our key, say): its own error says best what is
+        // wrong — `auth`, `insufficient_credits` — with every attempt attached. Transient
+        // failures keep the summary below, with the cooldowns and when to come back.
+        let permanent = self
+            .last_error
+            .as_ref()
+            .is_some_and(|last| !last.kind().is_transient());
+        let mut failed = self
+            .attempts
+            .iter()
+            .filter(|attempt| matches!(attempt.outcome, AttemptOutcome::Failed(_)))
+            .map(|attempt| (attempt.provider.as_str(), attempt.model.as_str()));
+        if permanent
+            && let Some(first) = failed.next()
+            && failed.all(|other| other == first)
+            && let Some(last) = self.last_error.take()
+        {
+            return last.with_attempts(self.attempts);
+        }
         let cooldowns = router.cooldowns();
         let mut message = format!("{} attempt(s), none succeeded", self.attempts.len());
         if let Some(last) = &self.last_error {
