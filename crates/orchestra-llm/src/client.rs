@@ -430,8 +430,8 @@ impl fmt::Debug for LlmClientBuilder {
 
 impl LlmClientBuilder {
     /// Adds (or replaces) a provider under `name`, for `LLM_ROUTING_TARGETS` entries such as
-    /// `{"provider": "name", "model": "…"}`. It gets the same resilience layers as the
-    /// built-in providers.
+    /// `{"provider": "groq", "model": "…"}` (the variable accepts the provider slugs listed in
+    /// docs/configuration.md). It gets the same resilience layers as the built-in providers.
     pub fn provider(mut self, name: impl Into<String>, provider: Arc<dyn Provider>) -> Self {
         self.providers.insert(name.into(), provider);
         self
