@@ -571,3 +571,119 @@ fn batch_writes_to_stdout_and_exits_zero_when_every_line_succeeds() {
     assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
     assert_eq!(sim.model_stats("anthropic/claude-3-opus").requests, 6);
 }
+
+/// A key no test output may ever contain.
+const CANARY: &str = "sk-or-v1-CANARY-5ecre7-d0-n0t-l3ak-0123456789abcdef";
+
+#[test]
+fn no_command_reveals_the_key_even_with_trace_logging() {
+    use orchestra_sim::{ModelConfig, SimConfig, Simulator};
+    let (runtime, strict) = simulator();
+    // This one accepts any key, so the canary travels on every successful call.
+    let open = runtime
+        .block_on(Simulator::start(
+            SimConfig::builder()
+                .credits(25.0)
+                .model(ModelConfig::new("openai/gpt-4o-mini").price("0.00000015", "0.0000006"))
+                .model(ModelConfig::new("google/gemini-2.5-flash:free"))
+                .build()
+                .unwrap(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"prompt\": \"hello\"}\nnot json\n").unwrap();
+    let env_for = |base: String| -> Vec<(&'static str, String)> {
+        vec![
+            ("OPENROUTER_API_KEY", CANARY.to_owned()),
+            ("OPENROUTER_BASE_URL", base),
+            ("OPENROUTER_DEFAULT_MODEL", "openai/gpt-4o-mini".to_owned()),
+            (
+                "OPENROUTER_FREE_FALLBACKS",
+                "google/gemini-2.5-flash:free".to_owned(),
+            ),
+            ("PORTKEY_API_KEY", CANARY.to_owned()),
+            ("LLM_CACHE", "semantic".to_owned()),
+            ("RUST_LOG", "trace".to_owned()),
+        ]
+    };
+    let input = input.to_str().unwrap();
+    let commands: [&[&str]; 11] = [
+        &["config", "check"],
+        &["config", "check", "--json"],
+        &["chat", "hello"],
+        &["chat", "--json", "hello"],
+        &["chat", "--stream", "hello"],
+        &["credits"],
+        &["credits", "--json"],
+        &["models", "--json"],
+        &["batch", input],
+        &["demo", "--requests", "30"],
+        &["demo", "--json", "--requests", "30"],
+    ];
+    let check = |output: &Output, args: &[&str]| {
+        let all = text(output);
+        let command = args.join(" ");
+        assert!(
+            !all.contains(CANARY),
+            "`orchestra {command}` revealed the key"
+        );
+        assert!(
+            !all.contains("CANARY"),
+            "`orchestra {command}` revealed part of the key"
+        );
+        assert!(
+            !all.contains("sk-or-v1-demo"),
+            "`orchestra {command}` revealed the demo key"
+        );
+        assert!(
+            output.status.code().is_some(),
+            "`orchestra {command}` crashed"
+        );
+    };
+    let env = env_for(open.base_url());
+    for args in commands {
+        let output = orchestra_with(dir.path(), args, &env);
+        check(&output, args);
+        if args[0] == "chat" {
+            assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+            // Trace logging really was on: the test would mean little otherwise.
+            assert!(String::from_utf8_lossy(&output.stderr).contains("TRACE"));
+        }
+    }
+    assert!(open.chat_requests().len() >= 3);
+
+    // A key the upstream refuses (401): the error path must not echo it either.
+    let env = env_for(strict.base_url());
+    for args in [
+        &["chat", "--json", "hello"][..],
+        &["credits"],
+        &["batch", input],
+    ] {
+        let output = orchestra_with(dir.path(), args, &env);
+        assert_ne!(output.status.code(), Some(0), "{}", text(&output));
+        check(&output, args);
+    }
+    // No snapshot in the repository holds it (snapshots are written by tests).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if path.is_dir() && name != "target" && name != ".git" && name != "node_modules" {
+                stack.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|ext| ext == "snap" || ext == "new")
+            {
+                let snapshot = std::fs::read_to_string(&path).unwrap_or_default();
+                assert!(
+                    !snapshot.contains(CANARY),
+                    "{} holds the key",
+                    path.display()
+                );
+            }
+        }
+    }
+}

@@ -241,3 +241,29 @@ async fn a_server_error_is_retried_on_the_same_model_first() {
     let primary = &usage.models["paid/primary"];
     assert_eq!((primary.sent, primary.retries, primary.failed), (2, 1, 1));
 }
+
+#[tokio::test]
+async fn debug_output_and_errors_never_show_the_key() {
+    let sim = simulator().await;
+    let settings = settings(&sim, &[("PORTKEY_API_KEY", KEY), ("LLM_CACHE", "semantic")]);
+    let builder = LlmClient::builder(settings.clone());
+    let client = LlmClient::from_settings(settings.clone()).unwrap();
+    let provider = client.get_llm_provider("openrouter").unwrap();
+    sim.set_model(ModelConfig::new("paid/primary").then_fault(Fault::status(401), 1))
+        .unwrap();
+    let error = client
+        .generate_chat_completion([Message::user("hi")])
+        .await
+        .unwrap_err();
+    for shown in [
+        format!("{settings:?}"),
+        format!("{builder:?}"),
+        format!("{client:?}"),
+        format!("{provider:?}"),
+        format!("{error:?}"),
+        error.to_string(),
+        format!("{:?}", client.providers().keys()),
+    ] {
+        assert!(!shown.contains(KEY), "{shown}");
+    }
+}
