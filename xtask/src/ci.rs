@@ -50,6 +50,9 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
         }
         Ok(())
     })?;
+    step("soak (short)", || {
+        crate::soak::run(sh, &["--requests", "2000", "--in-flight", "200"], false)
+    })?;
     step("doc", || {
         let _rustdoc = sh.push_env("RUSTDOCFLAGS", "-D warnings");
         cmd!(sh, "cargo doc --workspace --no-deps --locked")

@@ -11,6 +11,7 @@
 //!   table in orchestra-config (`--check` fails when it is stale).
 //! - `cargo xtask cache-eval`: precision, recall, call reduction and lookup latency of the
 //!   response cache on `../shared/data/paraphrase` (docs/caching.md).
+//! - `cargo xtask soak`: the soak test of docs/reliability.md, in release mode.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line tool talks on stdio.
 
@@ -18,6 +19,7 @@ mod cache_eval;
 mod ci;
 mod codegen;
 mod portkey;
+mod soak;
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +34,11 @@ commands:
                      (installs redis-server with apt-get when missing)
   codegen [--check]  regenerate docs/configuration.md (--check: fail if stale)
   cache-eval [--threshold X] [--entries N] [--sweep] [--data PATH]
-                     measure the response cache on ../shared/data/paraphrase (release)";
+                     measure the response cache on ../shared/data/paraphrase (release)
+  soak [--requests N] [--in-flight N]
+                     100,000 requests (default), 1,000 in flight, 10% faults and
+                     cancellations through the full client; checks every request ends
+                     once, memory comes back, the quota counts right (release)";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,6 +54,7 @@ fn main() -> Result<()> {
         ["codegen"] => codegen::run(&sh, false),
         ["codegen", "--check"] => codegen::run(&sh, true),
         ["cache-eval", rest @ ..] => cache_eval::run(&sh, rest),
+        ["soak", rest @ ..] => soak::run(&sh, rest, true),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
