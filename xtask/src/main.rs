@@ -12,6 +12,9 @@
 //! - `cargo xtask cache-eval`: precision, recall, call reduction and lookup latency of the
 //!   response cache on `../shared/data/paraphrase` (docs/caching.md).
 //! - `cargo xtask soak`: the soak test of docs/reliability.md, in release mode.
+//! - `cargo xtask release <version> [--execute]`: bump every publishable crate, add the
+//!   changelog section, verify `cargo package` in dependency order; a dry run unless
+//!   `--execute`, which also commits, tags and publishes (see `release.rs`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line tool talks on stdio.
 
@@ -19,6 +22,7 @@ mod cache_eval;
 mod ci;
 mod codegen;
 mod portkey;
+mod release;
 mod soak;
 
 use std::path::{Path, PathBuf};
@@ -38,7 +42,11 @@ commands:
   soak [--requests N] [--in-flight N]
                      100,000 requests (default), 1,000 in flight, 10% faults and
                      cancellations through the full client; checks every request ends
-                     once, memory comes back, the quota counts right (release)";
+                     once, memory comes back, the quota counts right (release)
+  release <version> [--execute]
+                     bump versions, update CHANGELOG.md, verify `cargo package` of every
+                     publishable crate in dependency order; a dry run in a temporary
+                     worktree unless --execute (commit, tag v<version>, cargo publish)";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,6 +63,7 @@ fn main() -> Result<()> {
         ["codegen", "--check"] => codegen::run(&sh, true),
         ["cache-eval", rest @ ..] => cache_eval::run(&sh, rest),
         ["soak", rest @ ..] => soak::run(&sh, rest, true),
+        ["release", rest @ ..] => release::run(&sh, rest),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
