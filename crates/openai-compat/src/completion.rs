@@ -6,11 +6,16 @@ use reqwest::header::HeaderMap;
 
 use crate::{
     errors::{ErrorMapper, Failure},
+    limits::describe,
     wire::{Completion, WireError, WireUsage},
 };
 
-/// Reads a response body up to `limit` bytes. With `truncate` (error bodies) the rest is
-/// dropped; otherwise a larger body is a [`Decode`](orchestra_core::ErrorKind::Decode) error.
+/// Reads a response body up to `limit` bytes (providers pass
+/// [`MAX_RESPONSE_BODY_BYTES`](crate::MAX_RESPONSE_BODY_BYTES) for answers and
+/// [`MAX_ERROR_BODY_BYTES`](crate::MAX_ERROR_BODY_BYTES) for errors). With `truncate` (error
+/// bodies) the rest is dropped; otherwise a larger body is a
+/// [`Decode`](orchestra_core::ErrorKind::Decode) error naming the limit, raised before
+/// reading when `Content-Length` already says so. Never holds more than `limit` bytes.
 ///
 /// # Errors
 ///
@@ -22,21 +27,41 @@ pub async fn read_body(
     mapper: &dyn ErrorMapper,
     model: Option<&str>,
 ) -> Result<Bytes, Error> {
-    let mut body = Vec::new();
+    let too_large = |announced: Option<u64>| {
+        let size = announced.map_or_else(String::new, |bytes| format!(" ({bytes} bytes)"));
+        mapper.decode(
+            &format!(
+                "the response body{size} exceeds the limit of {} for one response",
+                describe(limit)
+            ),
+            None,
+            model,
+        )
+    };
+    let announced = response.content_length();
+    if !truncate
+        && let Some(length) = announced
+        && usize::try_from(length).map_or(true, |length| length > limit)
+    {
+        return Err(too_large(Some(length)));
+    }
+    // Trust the announced length for the first MiB only: it is the server's word.
+    let capacity = announced
+        .and_then(|length| usize::try_from(length).ok())
+        .unwrap_or(0)
+        .min(limit)
+        .min(1 << 20);
+    let mut body = Vec::with_capacity(capacity);
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
+                let room = limit - body.len();
+                if chunk.len() > room {
                     if truncate {
-                        let room = limit - body.len();
                         body.extend_from_slice(&chunk[..room]);
                         break;
                     }
-                    return Err(mapper.decode(
-                        &format!("the response body exceeds {limit} bytes"),
-                        None,
-                        model,
-                    ));
+                    return Err(too_large(None));
                 }
                 body.extend_from_slice(&chunk);
             }

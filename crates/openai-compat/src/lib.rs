@@ -13,6 +13,9 @@
 //!   reason is [`StreamInterrupted`](orchestra_core::ErrorKind::StreamInterrupted) with the
 //!   partial text, never a clean end; every later error carries the text so far. Stalls are
 //!   caught by the HTTP client's read timeout, which the provider sets.
+//! - Limits ([`MAX_RESPONSE_BODY_BYTES`], [`MAX_SSE_LINE_BYTES`], …): nothing an upstream
+//!   sends is buffered without bound; past a limit is a typed
+//!   [`Decode`](orchestra_core::ErrorKind::Decode) error naming it.
 //! - [`ErrorMapper`]: the provider's classification of failures, plus the shared
 //!   [`transport_error`], [`decode_error`] and [`parse_retry_after`].
 //!
@@ -31,6 +34,7 @@
 mod completion;
 mod errors;
 mod http;
+mod limits;
 mod sse;
 mod stream;
 mod telemetry;
@@ -42,9 +46,10 @@ pub use errors::{
     transport_error, truncate,
 };
 pub use http::{base_url, http_client};
-pub use sse::{SseError, SseParser};
-pub use stream::{
-    MAX_SSE_EVENT_BYTES, MAX_SSE_LINE_BYTES, StreamObserver, StreamOutcome, StreamSetup,
-    stream_response,
+pub use limits::{
+    MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BODY_BYTES, MAX_SSE_EVENT_BYTES, MAX_SSE_LINE_BYTES,
+    MAX_STREAM_CHOICES, MAX_STREAM_TEXT_BYTES,
 };
+pub use sse::{SseError, SseParser};
+pub use stream::{StreamObserver, StreamOutcome, StreamSetup, stream_response};
 pub use telemetry::{SpanOutcome, record_failure, record_success};

@@ -7,6 +7,8 @@
 
 use std::collections::VecDeque;
 
+use crate::limits::describe;
+
 /// Why the byte stream is not acceptable SSE.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SseError {
@@ -21,12 +23,16 @@ pub enum SseError {
 impl std::fmt::Display for SseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SseError::LineTooLong(limit) => {
-                write!(f, "an event-stream line exceeded {limit} bytes")
-            }
-            SseError::EventTooLarge(limit) => {
-                write!(f, "an event-stream event exceeded {limit} bytes")
-            }
+            SseError::LineTooLong(limit) => write!(
+                f,
+                "an event-stream line grew past the limit of {} without a line break",
+                describe(*limit)
+            ),
+            SseError::EventTooLarge(limit) => write!(
+                f,
+                "an event-stream event's data grew past the limit of {}",
+                describe(*limit)
+            ),
             SseError::NotUtf8 => f.write_str("an event-stream line was not UTF-8"),
         }
     }
@@ -35,6 +41,10 @@ impl std::fmt::Display for SseError {
 impl std::error::Error for SseError {}
 
 /// Incremental SSE parser.
+///
+/// What it holds is bounded: the current line (`max_line`), the current event's data
+/// (`max_event`), and the complete events of the bytes pushed since they were last taken
+/// (no more than those bytes).
 #[derive(Debug)]
 pub struct SseParser {
     max_line: usize,

@@ -16,15 +16,13 @@ use reqwest::header::CONTENT_TYPE;
 use crate::{
     completion::read_body,
     errors::{ErrorMapper, Failure},
+    limits::{
+        MAX_ERROR_BODY_BYTES, MAX_SSE_EVENT_BYTES, MAX_SSE_LINE_BYTES, MAX_STREAM_CHOICES,
+        MAX_STREAM_TEXT_BYTES, describe,
+    },
     sse::SseParser,
     wire::{Chunk, Completion, WireError},
 };
-
-/// Longest SSE line accepted (1 MiB); longer is a [`ErrorKind::Decode`] error.
-pub const MAX_SSE_LINE_BYTES: usize = 1 << 20;
-
-/// Largest SSE event accepted (1 MiB of `data`); larger is a [`ErrorKind::Decode`] error.
-pub const MAX_SSE_EVENT_BYTES: usize = 1 << 20;
 
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
@@ -54,7 +52,7 @@ pub trait StreamObserver: Send {
 }
 
 /// What the provider knows about a stream before its first chunk.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct StreamSetup {
     /// The model the request went out for, until a chunk names the one that serves.
@@ -69,6 +67,23 @@ pub struct StreamSetup {
     /// [`StreamInterrupted`](ErrorKind::StreamInterrupted). `None` leaves stalls to the HTTP
     /// client's read timeout. Needs a Tokio runtime with time enabled.
     pub idle_timeout: Option<Duration>,
+    /// The most text the stream may deliver, every choice and kind together
+    /// ([`MAX_STREAM_TEXT_BYTES`] unless changed); past it the stream ends with a
+    /// [`Decode`](ErrorKind::Decode) error that keeps the partial text.
+    pub max_text_bytes: usize,
+}
+
+impl Default for StreamSetup {
+    fn default() -> Self {
+        Self {
+            requested_model: None,
+            generation_id: None,
+            upstream_provider: None,
+            attempts: Vec::new(),
+            idle_timeout: None,
+            max_text_bytes: MAX_STREAM_TEXT_BYTES,
+        }
+    }
 }
 
 impl StreamSetup {
@@ -106,7 +121,15 @@ pub async fn stream_response(
     if is_json {
         // A JSON body where an event stream was asked for: an error envelope (HTTP 200
         // with `error`), or something we cannot stream.
-        let error = match read_body(response, 1 << 20, true, &*mapper, model.as_deref()).await {
+        let error = match read_body(
+            response,
+            MAX_ERROR_BODY_BYTES,
+            true,
+            &*mapper,
+            model.as_deref(),
+        )
+        .await
+        {
             Ok(body) => {
                 let completion: Completion = serde_json::from_slice(&body).unwrap_or_default();
                 match &completion.error {
@@ -138,6 +161,7 @@ pub async fn stream_response(
         seen_choices: BTreeSet::new(),
         finished_choices: BTreeSet::new(),
         partial: String::new(),
+        text_bytes: 0,
         status,
         served_model: None,
         upstream_provider: None,
@@ -162,6 +186,8 @@ struct StreamState {
     finished_choices: BTreeSet<u32>,
     /// Text of choice 0 so far, kept for [`Error::partial_content`].
     partial: String,
+    /// Bytes of text delivered so far, every choice and kind together.
+    text_bytes: usize,
     status: u16,
     served_model: Option<String>,
     upstream_provider: Option<String>,
@@ -309,7 +335,44 @@ impl StreamState {
         }
         for choice in chunk.choices.unwrap_or_default() {
             let index = choice.index.unwrap_or(0);
+            if !self.seen_choices.contains(&index) && self.seen_choices.len() >= MAX_STREAM_CHOICES
+            {
+                let decode = self.mapper.decode(
+                    &format!("the stream names more than {MAX_STREAM_CHOICES} choices (the limit)"),
+                    None,
+                    self.model(),
+                );
+                self.fail(decode);
+                return;
+            }
             self.seen_choices.insert(index);
+            if let Some(delta) = &choice.delta {
+                let text = [&delta.reasoning, &delta.content]
+                    .into_iter()
+                    .flatten()
+                    .map(String::len)
+                    .chain(delta.tool_calls.iter().flatten().map(|call| {
+                        call.function
+                            .as_ref()
+                            .and_then(|function| function.arguments.as_ref())
+                            .map_or(0, String::len)
+                    }))
+                    .fold(0usize, usize::saturating_add);
+                self.text_bytes = self.text_bytes.saturating_add(text);
+                if self.text_bytes > self.setup.max_text_bytes {
+                    let decode = self.mapper.decode(
+                        &format!(
+                            "the streamed answer's text grew past the limit of {} for one \
+                             response",
+                            describe(self.setup.max_text_bytes)
+                        ),
+                        None,
+                        self.model(),
+                    );
+                    self.fail(decode);
+                    return;
+                }
+            }
             if let Some(delta) = choice.delta {
                 if let Some(text) = delta.reasoning.filter(|text| !text.is_empty()) {
                     self.pending.push_back(Ok(StreamEvent::ReasoningDelta {
