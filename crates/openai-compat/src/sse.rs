@@ -74,6 +74,10 @@ impl SseParser {
 
     /// Feeds bytes; completed events become available through [`next_event`](Self::next_event).
     pub fn push(&mut self, mut bytes: &[u8]) -> Result<(), SseError> {
+        if bytes.is_empty() {
+            // Nothing to read, and a CR that ended the last piece still waits for its LF.
+            return Ok(());
+        }
         if self.after_cr {
             self.after_cr = false;
             if let Some(rest) = bytes.strip_prefix(b"\n") {
@@ -112,6 +116,9 @@ impl SseParser {
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
             if self.process_line(&line).is_err() {
+                // A broken last line spoils its event: drop it for good.
+                self.has_data = false;
+                self.data.clear();
                 return None;
             }
         }
@@ -199,6 +206,34 @@ mod tests {
         parser.push(b"data: [DONE]").unwrap();
         assert_eq!(parser.next_event(), None);
         assert_eq!(parser.finish().as_deref(), Some("[DONE]"));
+        assert_eq!(parser.finish(), None);
+    }
+
+    /// Fuzz finding (target `sse`): an empty read between a CR and its LF made the LF a
+    /// second line break, so a blank line ended the event early.
+    #[test]
+    fn an_empty_read_between_cr_and_lf_is_no_line_break() {
+        let mut whole = SseParser::new(1024, 4096);
+        whole.push(b"data: x\r\ndata: y\r\n\r\n").unwrap();
+        let mut pieces = SseParser::new(1024, 4096);
+        for piece in [&b"data: x\r"[..], b"", b"\ndata: y\r\n\r\n"] {
+            pieces.push(piece).unwrap();
+        }
+        assert_eq!(whole.next_event().as_deref(), Some("x\ny"));
+        assert_eq!(pieces.next_event().as_deref(), Some("x\ny"));
+        assert_eq!(pieces.next_event(), None);
+    }
+
+    /// Fuzz finding (target `sse`): a non-UTF-8 last line made the first `finish()` drop
+    /// the open event and the second hand it out.
+    #[test]
+    fn finish_drops_an_event_spoilt_by_its_last_line_for_good() {
+        let mut parser = SseParser::new(257, 513);
+        parser
+            .push(b"data: x\r\ndata: x\r\xff\xff\xff\xffdata:ata:")
+            .unwrap();
+        assert_eq!(parser.next_event(), None);
+        assert_eq!(parser.finish(), None);
         assert_eq!(parser.finish(), None);
     }
 
