@@ -25,6 +25,8 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
         .map_err(Into::into)
     })?;
     step("features", || check_umbrella_features(sh))?;
+    // Licences, banned crates (OpenSSL) and sources; no advisories (a network download).
+    step("deny", || crate::deny::run(sh))?;
     // The Redis quota tests of orchestra-resilience start their own `redis-server`.
     step("redis-server", || ensure_redis_server(sh))?;
     // The Portkey provider's tests start the real gateway from this install.

@@ -9,6 +9,8 @@
 //!   (the Portkey provider's tests run it).
 //! - `cargo xtask codegen [--check]`: regenerate `docs/configuration.md` from the variable
 //!   table in orchestra-config (`--check` fails when it is stale).
+//! - `cargo xtask deny`: `cargo deny check licenses bans sources` (also a `ci` step),
+//!   installing cargo-deny into `$CARGO_HOME/orchestra-tools` when missing.
 //! - `cargo xtask cache-eval`: precision, recall, call reduction and lookup latency of the
 //!   response cache on `../shared/data/paraphrase` (docs/caching.md).
 //! - `cargo xtask soak`: the soak test of docs/reliability.md, in release mode.
@@ -21,6 +23,7 @@
 mod cache_eval;
 mod ci;
 mod codegen;
+mod deny;
 mod portkey;
 mod release;
 mod soak;
@@ -34,9 +37,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci                 fmt check, clippy -D warnings, codegen --check, tests, docs
+  ci                 fmt check, clippy -D warnings, codegen --check, cargo deny, tests, docs
                      (installs redis-server with apt-get when missing)
   codegen [--check]  regenerate docs/configuration.md (--check: fail if stale)
+  deny               cargo deny check licenses bans sources (installs it when missing)
   cache-eval [--threshold X] [--entries N] [--sweep] [--data PATH]
                      measure the response cache on ../shared/data/paraphrase (release)
   soak [--requests N] [--in-flight N]
@@ -64,6 +68,7 @@ fn main() -> Result<()> {
         ["cache-eval", rest @ ..] => cache_eval::run(&sh, rest),
         ["soak", rest @ ..] => soak::run(&sh, rest, true),
         ["release", rest @ ..] => release::run(&sh, rest),
+        ["deny"] => deny::run(&sh),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
