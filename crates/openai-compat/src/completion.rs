@@ -143,7 +143,11 @@ pub fn parse_completion(
             finish_reason,
         ));
     }
-    let id = completion.id.or(fallback_id).unwrap_or_default();
+    let id = completion
+        .id
+        .filter(|id| !id.is_empty())
+        .or(fallback_id)
+        .unwrap_or_default();
     let served = completion
         .model
         .filter(|served| !served.is_empty())
@@ -153,4 +157,47 @@ pub fn parse_completion(
     response.upstream_provider = completion.provider;
     response.usage = completion.usage.map(WireUsage::into_usage);
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use orchestra_core::{Error, ErrorKind};
+
+    use super::*;
+
+    struct Mapper;
+
+    impl ErrorMapper for Mapper {
+        fn provider(&self) -> &str {
+            "test"
+        }
+
+        fn service(&self) -> &str {
+            "the test server"
+        }
+
+        fn map(&self, _failure: Failure<'_>) -> Error {
+            Error::new(ErrorKind::Server, "mapped")
+        }
+    }
+
+    /// Found writing the `completion` fuzz target's properties: an empty `id` in the body
+    /// hid the generation id of the response headers.
+    #[test]
+    fn an_empty_body_id_gives_way_to_the_header_id() {
+        let body = br#"{"id":"","choices":[{}]}"#;
+        let answer = parse_completion(
+            body,
+            200,
+            &HeaderMap::new(),
+            &Mapper,
+            Some("m"),
+            Some("gen-from-header".into()),
+        )
+        .unwrap();
+        assert_eq!(answer.id, "gen-from-header");
+        assert_eq!(answer.model, "m");
+    }
 }

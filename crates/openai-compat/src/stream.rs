@@ -432,6 +432,7 @@ impl StreamState {
         let id = chunk
             .id
             .clone()
+            .filter(|id| !id.is_empty())
             .or_else(|| self.setup.generation_id.clone())
             .unwrap_or_default();
         self.setup.generation_id = Some(id.clone());
