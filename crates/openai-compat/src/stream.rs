@@ -170,10 +170,14 @@ pub async fn stream_response(
         mapper,
         observer,
     };
-    Ok(Box::pin(futures_util::stream::unfold(
-        state,
-        |mut state| async move { state.next_event().await.map(|event| (event, state)) },
-    )))
+    // Fused: polled again after its end, it says `None` again instead of panicking (found
+    // by the `stream` fuzz target; a `select!` loop or a decorator may well do that).
+    Ok(Box::pin(
+        futures_util::stream::unfold(state, |mut state| async move {
+            state.next_event().await.map(|event| (event, state))
+        })
+        .fuse(),
+    ))
 }
 
 struct StreamState {
