@@ -230,6 +230,16 @@ impl StreamState {
             match next {
                 Some(Ok(bytes)) => {
                     if let Err(error) = self.parser.push(&bytes) {
+                        // The events before the broken line came first: deliver them, as
+                        // they would have been had the bytes arrived in smaller pieces.
+                        while !self.terminated
+                            && let Some(data) = self.parser.next_event()
+                        {
+                            self.handle(&data);
+                        }
+                        if self.terminated {
+                            continue;
+                        }
                         let mut decode = Error::new(ErrorKind::Decode, error.to_string())
                             .with_provider(self.mapper.provider())
                             .with_source(error);
