@@ -9,6 +9,8 @@
 //!   (the Portkey provider's tests run it).
 //! - `cargo xtask codegen [--check]`: regenerate `docs/configuration.md` from the variable
 //!   table in orchestra-config (`--check` fails when it is stale).
+//! - `cargo xtask fuzz [--seconds N] [TARGET…]`: build the cargo-fuzz targets in `fuzz/` and
+//!   run each for N seconds (default 60); not part of `ci` (docs/reliability.md).
 //! - `cargo xtask deny`: `cargo deny check licenses bans sources` (also a `ci` step),
 //!   installing cargo-deny into `$CARGO_HOME/orchestra-tools` when missing.
 //! - `cargo xtask cache-eval`: precision, recall, call reduction and lookup latency of the
@@ -24,6 +26,7 @@ mod cache_eval;
 mod ci;
 mod codegen;
 mod deny;
+mod fuzz;
 mod portkey;
 mod release;
 mod soak;
@@ -41,6 +44,8 @@ commands:
                      (installs redis-server with apt-get when missing)
   codegen [--check]  regenerate docs/configuration.md (--check: fail if stale)
   deny               cargo deny check licenses bans sources (installs it when missing)
+  fuzz [--seconds N] [TARGET...]
+                     build the fuzz targets and run each N seconds (default 60)
   cache-eval [--threshold X] [--entries N] [--sweep] [--data PATH]
                      measure the response cache on ../shared/data/paraphrase (release)
   soak [--requests N] [--in-flight N]
@@ -69,6 +74,7 @@ fn main() -> Result<()> {
         ["soak", rest @ ..] => soak::run(&sh, rest, true),
         ["release", rest @ ..] => release::run(&sh, rest),
         ["deny"] => deny::run(&sh),
+        ["fuzz", rest @ ..] => fuzz::run(&sh, rest),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
