@@ -1,6 +1,7 @@
 //! The cache itself: [`ResponseCache`] (shared state, a [`Layer`]) and the [`Cache`]
 //! decorator.
 
+mod flight;
 mod replay;
 
 use std::{
@@ -14,7 +15,7 @@ use futures_util::StreamExt;
 use orchestra_config::{CacheMode, CacheSettings};
 use orchestra_core::{
     CacheStatus, ChatRequest, ChatResponse, ChatStream, Credits, Error, FinishReason, Layer,
-    ModelInfo, Provider, ResponseMetadata, Secret, StreamAccumulator,
+    ModelInfo, Provider, ResponseMetadata, Secret, StreamAccumulator, StreamEvent,
 };
 
 use crate::{
@@ -99,6 +100,7 @@ struct Core {
     redis: Option<crate::store::redis::RedisStore>,
     counters: Counters,
     clock: Arc<dyn Clock>,
+    flights: flight::Flights,
 }
 
 /// Builds a [`ResponseCache`]. Defaults: semantic mode with the built-in
@@ -252,6 +254,7 @@ impl CacheBuilder {
                 redis,
                 counters: Counters::default(),
                 clock: self.clock,
+                flights: flight::Flights::default(),
             }),
         })
     }
@@ -685,6 +688,50 @@ impl<P: Provider> Cache<P> {
         (forwarded, Some((keys, control)))
     }
 
+    /// Looks `forwarded` up and, on a miss, asks upstream and stores the answer.
+    async fn lead(
+        &self,
+        forwarded: &ChatRequest,
+        keys: &RequestKeys,
+        control: CacheControl,
+        started: Instant,
+    ) -> Result<ChatResponse, Error> {
+        let core = &self.cache.core;
+        let vector = match core.lookup(keys, control).await {
+            Lookup::Hit(mut response) => {
+                self.trace(forwarded, response.metadata.cache, started);
+                response.metadata.latency = started.elapsed().max(Duration::from_nanos(1));
+                return Ok(response);
+            }
+            Lookup::Miss { vector } => vector,
+        };
+        core.counters.miss();
+        self.trace(forwarded, CacheStatus::Miss, started);
+        let mut response = self.inner.chat(forwarded).await?;
+        core.store(keys, control, vector, &response).await;
+        response.metadata.cache = CacheStatus::Miss;
+        Ok(response)
+    }
+
+    /// A follower's copy of its leader's outcome: an answer the leader fetched is a `Hit`
+    /// for the follower (it made no upstream call); an error is the same error.
+    fn follower_answer(
+        &self,
+        forwarded: &ChatRequest,
+        outcome: flight::Outcome,
+        started: Instant,
+    ) -> Result<ChatResponse, Error> {
+        let (response, status) = outcome?;
+        let status = match status {
+            CacheStatus::SemanticHit { similarity } => CacheStatus::SemanticHit { similarity },
+            _ => CacheStatus::Hit,
+        };
+        let mut response = self.cache.core.serve(response, status);
+        self.trace(forwarded, status, started);
+        response.metadata.latency = started.elapsed().max(Duration::from_nanos(1));
+        Ok(response)
+    }
+
     fn trace(&self, request: &ChatRequest, status: CacheStatus, started: Instant) {
         let similarity = match status {
             CacheStatus::SemanticHit { similarity } => Some(similarity),
@@ -716,20 +763,31 @@ impl<P: Provider> Provider for Cache<P> {
             return self.inner.chat(&forwarded).await;
         };
         let core = &self.cache.core;
-        let vector = match core.lookup(&keys, control).await {
-            Lookup::Hit(mut response) => {
-                self.trace(&forwarded, response.metadata.cache, started);
-                response.metadata.latency = started.elapsed().max(Duration::from_nanos(1));
-                return Ok(response);
+        // Identical requests in flight share one lookup and one upstream call. A refresh
+        // always asks upstream itself.
+        let leader = loop {
+            if control == CacheControl::Refresh {
+                break None;
             }
-            Lookup::Miss { vector } => vector,
+            match core.flights.join(keys.exact, control) {
+                flight::Role::Leader(leader) => break Some(leader),
+                flight::Role::Follower(slot) => {
+                    // `None`: the leader was dropped unfinished; start over (perhaps leading).
+                    if let Some(outcome) = flight::follow(slot).await {
+                        core.counters.coalesced();
+                        return self.follower_answer(&forwarded, outcome, started);
+                    }
+                }
+            }
         };
-        core.counters.miss();
-        self.trace(&forwarded, CacheStatus::Miss, started);
-        let mut response = self.inner.chat(&forwarded).await?;
-        core.store(&keys, control, vector, &response).await;
-        response.metadata.cache = CacheStatus::Miss;
-        Ok(response)
+        let result = self.lead(&forwarded, &keys, control, started).await;
+        if let Some(leader) = leader {
+            leader.publish(match &result {
+                Ok(response) => Ok((Arc::new(response.clone()), response.metadata.cache)),
+                Err(error) => Err(error.clone()),
+            });
+        }
+        result
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
@@ -761,8 +819,8 @@ impl<P: Provider> Provider for Cache<P> {
     }
 }
 
-/// Passes `upstream` through and stores the answer once the stream has ended cleanly with
-/// every choice finished. A stream that fails, or that the caller drops early, is not stored.
+/// Passes `upstream` through (its `Start` reporting a cache miss) and stores the answer once
+/// the stream has ended cleanly with every choice finished. A stream that fails, or that the caller drops early, is not stored.
 fn record(
     upstream: ChatStream,
     core: Arc<Core>,
@@ -793,7 +851,11 @@ fn record(
         |state| async move {
             let mut state = state?;
             match state.upstream.next().await {
-                Some(Ok(event)) => {
+                Some(Ok(mut event)) => {
+                    // The answer is fresh, and the cache looked for it: a miss.
+                    if let StreamEvent::Start(start) = &mut event {
+                        start.cache = CacheStatus::Miss;
+                    }
                     state.accumulator.push(&event);
                     Some((Ok(event), Some(state)))
                 }

@@ -27,6 +27,9 @@ pub struct CacheStats {
     pub semantic_hits: u64,
     /// Lookups that found nothing (the request went upstream).
     pub misses: u64,
+    /// Requests that waited for an identical request already in flight and were answered
+    /// with its result (counted in `hits` too when that result was an answer).
+    pub coalesced: u64,
     /// Requests that skipped the cache (`CacheControl::Bypass`, or the cache is off).
     pub bypassed: u64,
     /// Semantic candidates above the threshold that the near-miss guard refused.
@@ -79,6 +82,7 @@ pub(crate) struct Counters {
     hits: AtomicU64,
     semantic_hits: AtomicU64,
     misses: AtomicU64,
+    coalesced: AtomicU64,
     bypassed: AtomicU64,
     guard_rejections: AtomicU64,
     stores: AtomicU64,
@@ -116,6 +120,10 @@ impl Counters {
         self.misses.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn coalesced(&self) {
+        self.coalesced.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn bypass(&self) {
         self.bypassed.fetch_add(1, Ordering::Relaxed);
     }
@@ -141,6 +149,7 @@ impl Counters {
             hits: self.hits.load(Ordering::Relaxed),
             semantic_hits: self.semantic_hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
+            coalesced: self.coalesced.load(Ordering::Relaxed),
             bypassed: self.bypassed.load(Ordering::Relaxed),
             guard_rejections: self.guard_rejections.load(Ordering::Relaxed),
             stores: self.stores.load(Ordering::Relaxed),

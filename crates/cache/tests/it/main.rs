@@ -5,5 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod embedder;
+mod flight;
 mod redis;
 mod sim;
