@@ -41,8 +41,8 @@ mod variables;
 pub use error::{ConfigError, ConfigErrors, ConfigWarning, Problem};
 pub use load::Loaded;
 pub use settings::{
-    CacheMode, CacheSettings, OpenRouterSettings, PortkeySettings, ProviderKind, RateLimit,
-    ResilienceSettings, Route, RoutingSettings, Settings, Strategy, Target, TargetRetry,
+    CacheEmbedder, CacheMode, CacheSettings, OpenRouterSettings, PortkeySettings, ProviderKind,
+    RateLimit, ResilienceSettings, Route, RoutingSettings, Settings, Strategy, Target, TargetRetry,
 };
 pub use source::{EnvSource, EnvValue, Environment, MapEnv, Origin};
 pub use variables::{

@@ -10,8 +10,8 @@ use crate::{
     error::{ConfigError, ConfigErrors, ConfigWarning, Problem, suggest},
     json,
     settings::{
-        CacheMode, CacheSettings, OpenRouterSettings, PortkeySettings, ProviderKind, RateLimit,
-        ResilienceSettings, RoutingSettings, Settings, Strategy, Target,
+        CacheEmbedder, CacheMode, CacheSettings, OpenRouterSettings, PortkeySettings, ProviderKind,
+        RateLimit, ResilienceSettings, RoutingSettings, Settings, Strategy, Target,
     },
     source::{EnvSource, Environment, Origin},
     variables::{OWNED_PREFIXES, PORTKEY_PROVIDERS, VARIABLES},
@@ -780,8 +780,12 @@ impl<'a> Loader<'a> {
                 }
             },
         };
+        let embedder = match self.name("LLM_CACHE_EMBEDDER", "embedder", CacheEmbedder::NAMES) {
+            Some("local") => CacheEmbedder::Local,
+            _ => defaults.embedder,
+        };
         let similarity = match self.raw("LLM_CACHE_SIMILARITY") {
-            None => defaults.similarity,
+            None => embedder.default_similarity(),
             Some((value, origin)) => match value.parse::<f32>() {
                 Ok(similarity) if similarity > 0.0 && similarity <= 1.0 => similarity,
                 _ => {
@@ -793,7 +797,7 @@ impl<'a> Loader<'a> {
                             &value,
                         ),
                     );
-                    defaults.similarity
+                    embedder.default_similarity()
                 }
             },
         };
@@ -802,6 +806,7 @@ impl<'a> Loader<'a> {
             mode,
             ttl,
             max_entries,
+            embedder,
             similarity,
             redis_url,
         }

@@ -179,6 +179,7 @@ impl Settings {
             "LLM_CACHE" => self.cache.mode.to_string(),
             "LLM_CACHE_TTL" => seconds(self.cache.ttl),
             "LLM_CACHE_MAX_ENTRIES" => self.cache.max_entries.to_string(),
+            "LLM_CACHE_EMBEDDER" => self.cache.embedder.to_string(),
             "LLM_CACHE_SIMILARITY" => self.cache.similarity.to_string(),
             "LLM_CACHE_REDIS_URL" => optional(self.cache.redis_url.as_ref()),
             // A variable added to the table but not here is caught by a unit test.
@@ -597,7 +598,10 @@ pub struct CacheSettings {
     pub ttl: Duration,
     /// `LLM_CACHE_MAX_ENTRIES`: entries kept in process; the least recently used go first.
     pub max_entries: usize,
-    /// `LLM_CACHE_SIMILARITY`: the cosine similarity a semantic match needs.
+    /// `LLM_CACHE_EMBEDDER`: what embeds questions for the semantic tier.
+    pub embedder: CacheEmbedder,
+    /// `LLM_CACHE_SIMILARITY`: the cosine similarity a semantic match needs (by default the
+    /// one measured for `embedder`).
     pub similarity: f32,
     /// `LLM_CACHE_REDIS_URL`: where shared entries live; a secret, since the URL may carry a
     /// password.
@@ -605,8 +609,8 @@ pub struct CacheSettings {
 }
 
 impl CacheSettings {
-    /// The default `LLM_CACHE_SIMILARITY`, measured for the built-in lexical embedder with
-    /// `cargo xtask cache-eval` (docs/caching.md).
+    /// The default `LLM_CACHE_SIMILARITY` of the built-in lexical embedder, measured with
+    /// `cargo xtask cache-eval` (docs/caching.md). See [`CacheEmbedder::default_similarity`].
     pub const DEFAULT_SIMILARITY: f32 = 0.8;
 }
 
@@ -616,9 +620,51 @@ impl Default for CacheSettings {
             mode: CacheMode::Off,
             ttl: Duration::from_secs(3600),
             max_entries: 10_000,
+            embedder: CacheEmbedder::Lexical,
             similarity: Self::DEFAULT_SIMILARITY,
             redis_url: None,
         }
+    }
+}
+
+/// `LLM_CACHE_EMBEDDER`: what turns questions into vectors for the semantic tier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CacheEmbedder {
+    /// The built-in lexical embedder: near-duplicates, no model, no network.
+    #[default]
+    Lexical,
+    /// The bundled MiniLM sentence-embedding model, run in process (feature `local-embed`
+    /// of orchestra-cache).
+    Local,
+}
+
+impl CacheEmbedder {
+    /// Every embedder, for messages.
+    pub const NAMES: &'static [&'static str] = &["lexical", "local"];
+
+    /// `lexical` or `local`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CacheEmbedder::Lexical => "lexical",
+            CacheEmbedder::Local => "local",
+        }
+    }
+
+    /// The `LLM_CACHE_SIMILARITY` measured for this embedder with its guard (tuning part of
+    /// the paraphrase data, `cargo xtask cache-eval --embedder …`; docs/caching.md).
+    pub const fn default_similarity(self) -> f32 {
+        match self {
+            CacheEmbedder::Lexical => CacheSettings::DEFAULT_SIMILARITY,
+            CacheEmbedder::Local => 0.95,
+        }
+    }
+}
+
+impl fmt::Display for CacheEmbedder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -293,12 +293,20 @@ pub const VARIABLES: &[Variable] = &[
         "Answers kept in process; beyond it the least recently used are evicted.",
     ),
     var(
+        "LLM_CACHE_EMBEDDER",
+        CACHE,
+        "`lexical` \\| `local`",
+        "`lexical`",
+        "`local`",
+        "What turns questions into vectors for `LLM_CACHE=semantic`: `lexical`, built in, matches near-duplicates (case, punctuation, word forms, light words); `local`, a MiniLM sentence-embedding model run in process and offline, also matches some rewordings with other words, at a few milliseconds of CPU per lookup. `local` needs the `local-embed` feature of orchestra-cache. Each comes with its own measured default `LLM_CACHE_SIMILARITY` and near-miss guard; see docs/caching.md.",
+    ),
+    var(
         "LLM_CACHE_SIMILARITY",
         CACHE,
         "number in (0, 1]",
-        "`0.8`",
+        "`0.8` (`0.95` with `LLM_CACHE_EMBEDDER=local`)",
         "`0.95`",
-        "Cosine similarity a semantic match needs. The default is tuned for the built-in offline embedder; tune it again for another embedder (`cargo xtask cache-eval`).",
+        "Cosine similarity a semantic match needs. Each default was measured for its embedder on labelled paraphrase pairs; tune it again for another embedder (`cargo xtask cache-eval`).",
     ),
     secret(var(
         "LLM_CACHE_REDIS_URL",

@@ -102,6 +102,7 @@ rejects!(rate_limits_zero_empty_and_bad_pattern, "LLM_RATE_LIMITS" =>
 rejects!(non_positive_deadline, "LLM_REQUEST_DEADLINE" => "0");
 rejects!(redis_url_is_not_echoed, "LLM_RATE_LIMIT_REDIS_URL" => "http://:hunter2@localhost:6379");
 rejects!(unknown_cache_mode, "LLM_CACHE" => "semantics");
+rejects!(unknown_cache_embedder, "LLM_CACHE_EMBEDDER" => "locale");
 rejects!(cache_values_out_of_range, "LLM_CACHE_TTL" => "0", "LLM_CACHE_MAX_ENTRIES" => "0",
     "LLM_CACHE_SIMILARITY" => "1.5");
 rejects!(cache_redis_url_is_not_echoed, "LLM_CACHE_REDIS_URL" => "localhost:hunter2");

@@ -1,6 +1,6 @@
 //! The resolved settings for the origin documents' configurations.
 
-use orchestra_config::{MapEnv, ProviderKind, Settings, Strategy};
+use orchestra_config::{CacheSettings, MapEnv, ProviderKind, Settings, Strategy};
 
 /// The OpenRouter configuration of the origin documents, with every optional variable set.
 fn openrouter_env() -> MapEnv {
@@ -328,6 +328,31 @@ fn cache_settings_and_the_portkey_switch() {
     );
     let described = loaded.settings.describe();
     assert!(!format!("{described:?}").contains("hunter2"));
+
+    // Each embedder has its own measured default similarity; an explicit one wins.
+    use orchestra_config::CacheEmbedder;
+    assert_eq!(cache.embedder, CacheEmbedder::Lexical);
+    let local = Settings::load(&MapEnv::from_iter([("LLM_CACHE_EMBEDDER", "Local")])).unwrap();
+    assert_eq!(local.settings.cache.embedder, CacheEmbedder::Local);
+    assert_eq!(
+        local.settings.cache.similarity,
+        CacheEmbedder::Local.default_similarity()
+    );
+    assert_ne!(
+        CacheEmbedder::Local.default_similarity(),
+        CacheEmbedder::Lexical.default_similarity()
+    );
+    let explicit = Settings::load(&MapEnv::from_iter([
+        ("LLM_CACHE_EMBEDDER", "local"),
+        ("LLM_CACHE_SIMILARITY", "0.9"),
+    ]))
+    .unwrap();
+    assert!((explicit.settings.cache.similarity - 0.9).abs() < 1e-6);
+    let lexical = Settings::load(&MapEnv::from_iter([("LLM_CACHE", "semantic")])).unwrap();
+    assert_eq!(
+        lexical.settings.cache.similarity,
+        CacheSettings::DEFAULT_SIMILARITY
+    );
 
     // PORTKEY_CACHE_ENABLED turns the cache on unless LLM_CACHE says otherwise.
     let portkey = Settings::load(&MapEnv::from_iter([("PORTKEY_CACHE_ENABLED", "true")])).unwrap();
