@@ -1,6 +1,6 @@
 //! The near-miss guard: similar questions with different answers must miss.
 
-use std::fmt;
+use std::{collections::HashMap, fmt};
 
 use crate::text::{is_light, is_negation, is_stopword, tokens};
 
@@ -52,6 +52,18 @@ pub struct Guard {
     /// With `wording`: how many words that matter one side may add (0, the default, allows
     /// none; 1 trades some precision for recall, see docs/caching.md).
     pub extra_words: usize,
+    /// Require the words that matter which both sides share to come in the same order
+    /// ("Bob beat Alice" ≠ "Alice beat Bob"). Implied by `wording`; useful without it.
+    pub word_order: bool,
+    /// At most this many words that matter may differ between the two sides (added,
+    /// dropped or replaced, in any place; a replaced word counts twice: once per side).
+    /// `None`: no limit. For an embedder that knows synonyms, instead of `wording`.
+    pub changed_words: Option<usize>,
+    /// Require the same question words (`how`, `why`, `when`, `where`, `who`, and
+    /// `what`/`which` as one): "When did the Vikings reach America?" ≠ "Did the Vikings
+    /// reach America?". Implied by `wording` except for `what`/`which`, which it treats as
+    /// light.
+    pub question: bool,
 }
 
 impl Default for Guard {
@@ -62,6 +74,9 @@ impl Default for Guard {
             negation: true,
             wording: true,
             extra_words: 0,
+            word_order: true,
+            changed_words: None,
+            question: false,
         }
     }
 }
@@ -74,7 +89,27 @@ impl Guard {
         negation: false,
         wording: false,
         extra_words: 0,
+        word_order: false,
+        changed_words: None,
+        question: false,
     };
+
+    /// The checks that do not depend on exact wording: numbers, names, negation, question
+    /// words and word order, with at most `changed_words` words that matter changed. For an
+    /// embedder with real semantics, whose similarity already tells synonyms from other
+    /// words.
+    pub const fn semantic(changed_words: Option<usize>) -> Guard {
+        Guard {
+            numbers: true,
+            names: true,
+            negation: true,
+            wording: false,
+            extra_words: 0,
+            word_order: true,
+            changed_words,
+            question: true,
+        }
+    }
 
     /// Compares two questions.
     pub fn check(&self, a: &str, b: &str) -> Verdict {
@@ -89,6 +124,9 @@ impl Guard {
         if self.negation && a.negated != b.negated {
             return Verdict::Negation;
         }
+        if self.question && a.asks != b.asks {
+            return Verdict::Wording;
+        }
         if self.names
             && (a.names.iter().any(|name| !b.mentions(name))
                 || b.names.iter().any(|name| !a.mentions(name)))
@@ -96,6 +134,14 @@ impl Guard {
             return Verdict::DifferentNames;
         }
         if self.wording && !within_additions(&a.heavy, &b.heavy, self.extra_words) {
+            return Verdict::Wording;
+        }
+        if self.word_order && !shared_in_order(&a.heavy, &b.heavy) {
+            return Verdict::Wording;
+        }
+        if let Some(limit) = self.changed_words
+            && changed(&a.heavy, &b.heavy) > limit
+        {
             return Verdict::Wording;
         }
         Verdict::Same
@@ -145,6 +191,8 @@ pub(crate) struct Signature {
     numbers: Vec<String>,
     /// An odd number of negations.
     negated: bool,
+    /// The question words, one per kind (`which` counts as `what`), sorted.
+    asks: Vec<&'static str>,
     /// Capitalised words inside a sentence, lowercased.
     names: Vec<String>,
     /// Every token (words, numbers, symbols), lowercased, in order.
@@ -170,6 +218,9 @@ impl Signature {
             {
                 signature.names.push(token.text.clone());
             }
+            if let Some(kind) = question_kind(&token.text) {
+                signature.asks.push(kind);
+            }
             if !is_light(&token.text) {
                 signature.heavy.push(stem(&token.text));
             }
@@ -177,6 +228,8 @@ impl Signature {
         }
         signature.numbers.sort();
         signature.negated = negations % 2 == 1;
+        signature.asks.sort_unstable();
+        signature.asks.dedup();
         signature.names.sort();
         signature.names.dedup();
         signature
@@ -207,6 +260,53 @@ fn within_additions(a: &[String], b: &[String], extra: usize) -> bool {
     }
     let mut rest = long.iter();
     short.iter().all(|word| rest.any(|other| other == word))
+}
+
+/// The kind of question a word asks, if it is a question word.
+fn question_kind(word: &str) -> Option<&'static str> {
+    match word {
+        "how" => Some("how"),
+        "why" => Some("why"),
+        "what" | "whats" | "which" => Some("what"),
+        "when" => Some("when"),
+        "where" => Some("where"),
+        "who" | "whom" | "whose" => Some("who"),
+        _ => None,
+    }
+}
+
+/// Counts of each word.
+fn counts(words: &[String]) -> HashMap<&str, usize> {
+    let mut counts = HashMap::new();
+    for word in words {
+        *counts.entry(word.as_str()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// `words` keeping only as many occurrences of each word as `other` has.
+fn shared<'a>(words: &'a [String], other: &HashMap<&str, usize>) -> Vec<&'a str> {
+    let mut used: HashMap<&str, usize> = HashMap::new();
+    words
+        .iter()
+        .filter(|word| {
+            let seen = used.entry(word.as_str()).or_insert(0);
+            *seen += 1;
+            *seen <= other.get(word.as_str()).copied().unwrap_or(0)
+        })
+        .map(String::as_str)
+        .collect()
+}
+
+/// Whether the words both sequences share come in the same order in both.
+fn shared_in_order(a: &[String], b: &[String]) -> bool {
+    shared(a, &counts(b)) == shared(b, &counts(a))
+}
+
+/// How many words are in one sequence and not the other (multiset symmetric difference).
+fn changed(a: &[String], b: &[String]) -> usize {
+    let common = shared(a, &counts(b)).len();
+    a.len() + b.len() - 2 * common
 }
 
 /// Whether two words are forms of one word (`learn`, `learning`, `learned`; `country`,
@@ -280,6 +380,62 @@ mod tests {
         assert!(same_stem("box", "boxes"));
         assert!(!same_stem("france", "french"));
         assert!(!same_stem("java", "javascript"));
+    }
+
+    #[test]
+    fn the_semantic_guard_allows_rewording_but_not_swaps_or_many_changes() {
+        let guard = Guard::semantic(Some(2));
+        // One word replaced (2 changes): allowed, unlike with the default guard.
+        assert_eq!(
+            guard.check("How do I learn Python?", "How do I study Python?"),
+            Verdict::Same
+        );
+        assert_eq!(
+            Guard::default().check("How do I learn Python?", "How do I study Python?"),
+            Verdict::Wording
+        );
+        // Shared words in another order: refused whatever the budget.
+        assert_eq!(
+            Guard::semantic(None).check("Bob beat Alice in 2019 .", "Alice beat Bob in 2019 ."),
+            Verdict::Wording
+        );
+        // Two words replaced (4 changes) exceed 2.
+        assert_eq!(
+            guard.check(
+                "How do I learn Python quickly?",
+                "How do I study Python fast?"
+            ),
+            Verdict::Wording
+        );
+        // A question word added or changed is another question.
+        assert_eq!(
+            guard.check(
+                "When did the Vikings discover America?",
+                "Did the Vikings discover America?"
+            ),
+            Verdict::Wording
+        );
+        assert_eq!(
+            guard.check("What is the best phone?", "Which is the best phone?"),
+            Verdict::Same
+        );
+        // Numbers, names and negation still count.
+        assert_eq!(
+            Guard::semantic(None).check("Is 7 prime?", "Is 9 prime?"),
+            Verdict::DifferentNumbers
+        );
+        assert_eq!(
+            Guard::semantic(None).check("Can I use it?", "Can't I use it?"),
+            Verdict::Negation
+        );
+        assert_eq!(changed(&words("a b c"), &words("a x c")), 2);
+        assert_eq!(changed(&words("a b b"), &words("b a")), 1);
+        assert!(shared_in_order(&words("a x b c"), &words("a b y c")));
+        assert!(!shared_in_order(&words("a b c"), &words("a c b")));
+    }
+
+    fn words(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
     }
 
     #[test]

@@ -171,6 +171,7 @@ pub(crate) fn is_negation(word: &str) -> bool {
             | "never"
             | "nothing"
             | "nobody"
+            | "non"
             | "none"
             | "neither"
             | "nor"
