@@ -12,7 +12,7 @@ use std::{
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use orchestra_config::{CacheMode, CacheSettings};
+use orchestra_config::{CacheEmbedder, CacheMode, CacheSettings};
 use orchestra_core::{
     CacheStatus, ChatRequest, ChatResponse, ChatStream, Credits, Error, FinishReason, Layer,
     ModelInfo, Provider, ResponseMetadata, Secret, StreamAccumulator, StreamEvent,
@@ -117,6 +117,8 @@ pub struct CacheBuilder {
     clock: Arc<dyn Clock>,
     redis_url: Option<Secret>,
     redis_prefix: String,
+    /// The embedder `LLM_CACHE_EMBEDDER` names, made in `build` unless `embedder` is set.
+    configured: CacheEmbedder,
 }
 
 impl Default for CacheBuilder {
@@ -132,6 +134,7 @@ impl Default for CacheBuilder {
             clock: Arc::new(SystemClock),
             redis_url: None,
             redis_prefix: "orchestra:cache".to_owned(),
+            configured: CacheEmbedder::Lexical,
         }
     }
 }
@@ -206,7 +209,8 @@ impl CacheBuilder {
     /// # Errors
     ///
     /// [`ErrorKind::Config`](orchestra_core::ErrorKind::Config) for a zero TTL or size, a
-    /// similarity outside (0, 1], or a Redis URL without the `redis` feature.
+    /// similarity outside (0, 1], a Redis URL without the `redis` feature, or
+    /// `LLM_CACHE_EMBEDDER=local` without the `local-embed` feature.
     pub fn build(self) -> Result<ResponseCache, Error> {
         if self.ttl.is_zero() {
             return Err(Error::config("the cache TTL must be greater than 0"));
@@ -220,9 +224,7 @@ impl CacheBuilder {
             ));
         }
         let embedder = match (self.mode, self.embedder) {
-            (CacheMode::Semantic, None) => {
-                Some(Arc::new(LexicalEmbedder::default()) as Arc<dyn Embedder>)
-            }
+            (CacheMode::Semantic, None) => Some(configured_embedder(self.configured)?),
             (CacheMode::Semantic, Some(embedder)) => Some(embedder),
             _ => None,
         };
@@ -266,13 +268,16 @@ impl ResponseCache {
         CacheBuilder::default()
     }
 
-    /// A builder from `LLM_CACHE_*` settings (mode, TTL, size, similarity, Redis URL).
+    /// A builder from `LLM_CACHE_*` settings (mode, TTL, size, embedder with its guard,
+    /// similarity, Redis URL). The embedder is made by [`CacheBuilder::build`].
     pub fn builder_from_settings(settings: &CacheSettings) -> CacheBuilder {
         let mut builder = CacheBuilder::default()
             .mode(settings.mode)
             .ttl(settings.ttl)
             .max_entries(settings.max_entries)
-            .similarity(settings.similarity);
+            .similarity(settings.similarity)
+            .guard(guard_for(settings.embedder));
+        builder.configured = settings.embedder;
         builder.redis_url.clone_from(&settings.redis_url);
         builder
     }
@@ -343,6 +348,28 @@ impl<P: Provider> Layer<P> for ResponseCache {
 
     fn layer(&self, inner: P) -> Cache<P> {
         self.wrap(inner)
+    }
+}
+
+/// The near-miss guard measured with each configurable embedder (docs/caching.md): the
+/// lexical embedder needs the wording check; a sentence-embedding model can relax it.
+pub(crate) fn guard_for(embedder: CacheEmbedder) -> Guard {
+    match embedder {
+        CacheEmbedder::Local => Guard::semantic(Some(2)),
+        _ => Guard::default(),
+    }
+}
+
+/// The embedder `LLM_CACHE_EMBEDDER` names.
+fn configured_embedder(embedder: CacheEmbedder) -> Result<Arc<dyn Embedder>, Error> {
+    match embedder {
+        #[cfg(feature = "local-embed")]
+        CacheEmbedder::Local => Ok(Arc::new(crate::embed::LocalEmbedder::bundled()?)),
+        #[cfg(not(feature = "local-embed"))]
+        CacheEmbedder::Local => Err(Error::config(
+            "LLM_CACHE_EMBEDDER=local needs orchestra-cache built with its `local-embed` feature",
+        )),
+        _ => Ok(Arc::new(LexicalEmbedder::default())),
     }
 }
 

@@ -2,12 +2,16 @@
 
 mod http;
 pub(crate) mod lexical;
+#[cfg(feature = "local-embed")]
+mod local;
 
 use async_trait::async_trait;
 use orchestra_core::Error;
 
 pub use http::{HttpEmbedder, HttpEmbedderBuilder};
 pub use lexical::LexicalEmbedder;
+#[cfg(feature = "local-embed")]
+pub use local::LocalEmbedder;
 
 /// Turns texts into vectors whose cosine similarity says how alike they are.
 ///

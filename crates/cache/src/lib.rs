@@ -41,8 +41,10 @@ mod text;
 pub use cache::{Cache, CacheBuilder, ResponseCache};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use control::{CONTROL_KEY, CacheControl, CacheRequestExt};
+#[cfg(feature = "local-embed")]
+pub use embed::LocalEmbedder;
 pub use embed::lexical::LexicalOptions;
 pub use embed::{Embedder, HttpEmbedder, HttpEmbedderBuilder, LexicalEmbedder, cosine};
 pub use guard::{Guard, Verdict};
-pub use orchestra_config::{CacheMode, CacheSettings};
+pub use orchestra_config::{CacheEmbedder, CacheMode, CacheSettings};
 pub use stats::CacheStats;

@@ -6,5 +6,6 @@
 
 mod embedder;
 mod flight;
+mod local;
 mod redis;
 mod sim;
