@@ -2,6 +2,10 @@
 //! `../shared/data/paraphrase/dev.tsv` (precision, recall, call reduction, lookup latency at
 //! 100,000 entries). A release build of orchestra-cache's `cache_eval` example does the work,
 //! so this crate stays small. Not part of `cargo xtask ci`: it takes a few minutes.
+//!
+//! `--embedder local` (or `local:MODEL_DIR`, a sentence-transformer folder) builds the example with orchestra-cache's `local-embed` feature (the
+//! bundled MiniLM model: about 4 more minutes of release build the first time), so the
+//! default build and CI never compile the model.
 
 use anyhow::{Result, bail};
 use xshell::{Shell, cmd};
@@ -19,9 +23,17 @@ pub(crate) fn run(sh: &Shell, args: &[&str]) -> Result<()> {
         args.push("--data".to_owned());
         args.push(data.display().to_string());
     }
+    let local = args
+        .windows(2)
+        .any(|pair| pair[0] == "--embedder" && pair[1].starts_with("local"));
+    let features: &[&str] = if local {
+        &["--features", "local-embed"]
+    } else {
+        &[]
+    };
     cmd!(
         sh,
-        "cargo run --release --locked -p orchestra-cache --example cache_eval -- {args...}"
+        "cargo run --release --locked -p orchestra-cache {features...} --example cache_eval -- {args...}"
     )
     .run()?;
     Ok(())

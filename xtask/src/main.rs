@@ -13,8 +13,9 @@
 //!   run each for N seconds (default 60); not part of `ci` (docs/reliability.md).
 //! - `cargo xtask deny`: `cargo deny check licenses bans sources` (also a `ci` step),
 //!   installing cargo-deny into `$CARGO_HOME/orchestra-tools` when missing.
-//! - `cargo xtask cache-eval`: precision, recall, call reduction and lookup latency of the
-//!   response cache on `../shared/data/paraphrase` (docs/caching.md).
+//! - `cargo xtask cache-eval [--embedder lexical|local]`: precision, recall, call reduction
+//!   and lookup latency of the response cache on `../shared/data/paraphrase`
+//!   (docs/caching.md); `local` builds the bundled MiniLM model (feature `local-embed`).
 //! - `cargo xtask soak`: the soak test of docs/reliability.md, in release mode.
 //! - `cargo xtask release <version> [--execute]`: bump every publishable crate, add the
 //!   changelog section, verify `cargo package` in dependency order; a dry run unless
@@ -46,8 +47,10 @@ commands:
   deny               cargo deny check licenses bans sources (installs it when missing)
   fuzz [--seconds N] [TARGET...]
                      build the fuzz targets and run each N seconds (default 60)
-  cache-eval [--threshold X] [--entries N] [--sweep] [--data PATH]
-                     measure the response cache on ../shared/data/paraphrase (release)
+  cache-eval [--embedder lexical|local] [--threshold X] [--sizes N,N..] [--sweep]
+             [--data PATH]
+                     measure the response cache on ../shared/data/paraphrase (release;
+                     `local` adds the bundled MiniLM model, feature local-embed)
   soak [--requests N] [--in-flight N]
                      100,000 requests (default), 1,000 in flight, 10% faults and
                      cancellations through the full client; checks every request ends

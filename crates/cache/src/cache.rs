@@ -326,6 +326,27 @@ impl ResponseCache {
         self.core.lock().set_sketch_filter(on);
     }
 
+    /// Stores `response` for `request` as the provider `provider` would answer it, with the
+    /// query's embedding when the caller has it (measurements fill caches this way, in
+    /// batches, without a lookup per entry).
+    pub(crate) async fn preload(
+        &self,
+        provider: &str,
+        request: &ChatRequest,
+        vector: Option<Vec<f32>>,
+        response: &ChatResponse,
+    ) {
+        let keys = RequestKeys::of(provider, request);
+        self.core
+            .store(&keys, CacheControl::Default, vector, response)
+            .await;
+    }
+
+    /// The semantic tier's embedder (none unless the mode is semantic).
+    pub(crate) fn embedder(&self) -> Option<Arc<dyn Embedder>> {
+        self.core.embedder.clone()
+    }
+
     /// Looks `request` up as the provider `provider` would receive it, without calling
     /// anything upstream: what [`Cache`] does before deciding to forward. Counts as a hit
     /// when it finds one.

@@ -23,6 +23,10 @@
 //! # });
 //! ```
 
+mod latency;
+
+pub use latency::{LatencyMode, LatencySummary, lookup_latency, lookup_latency_with};
+
 use std::{
     collections::HashMap,
     sync::{
@@ -238,6 +242,19 @@ pub async fn score_pairs(
     Ok(scored)
 }
 
+/// The same pairs judged by another guard, keeping their similarities: tuning the guard
+/// needs only one embedding pass. `scored` must come from [`score_pairs`] on `pairs`.
+pub fn with_guard(pairs: &[LabelledPair], scored: &[ScoredPair], guard: Guard) -> Vec<ScoredPair> {
+    pairs
+        .iter()
+        .zip(scored)
+        .map(|(pair, scored)| ScoredPair {
+            verdict: guard.compare(&Signature::of(&pair.first), &Signature::of(&pair.second)),
+            ..scored.clone()
+        })
+        .collect()
+}
+
 /// Hits and misses against the labels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -317,7 +334,7 @@ pub fn best_threshold(
 }
 
 /// What happened when the questions were replayed through a cache.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct WorkloadReport {
     /// Requests sent to the cache.
@@ -338,6 +355,9 @@ pub struct WorkloadReport {
     /// Requests whose meaning had been asked before in other words (the most the semantic
     /// tier could save).
     pub repeated_meaning: u64,
+    /// The unlabelled hits: (question asked, question whose answer was served), for a
+    /// person to judge.
+    pub unlabelled: Vec<(String, String)>,
 }
 
 impl WorkloadReport {
@@ -455,6 +475,7 @@ pub async fn replay_workload(
                 report.wrong_hits += 1;
             } else {
                 report.unlabelled_hits += 1;
+                report.unlabelled.push((text.to_owned(), served.to_owned()));
             }
         }
         if let Some(root) = root {
