@@ -17,9 +17,13 @@
 //! replayed as streams. [`CacheControl`] bypasses or refreshes per request. [`CacheStats`]
 //! counts hits, misses and the tokens and dollars saved.
 //!
-//! The built-in [`LexicalEmbedder`] needs no model and no network; [`HttpEmbedder`] uses any
-//! OpenAI-compatible `/embeddings` endpoint; other embedders implement [`Embedder`]. With the
-//! `redis` feature and `LLM_CACHE_REDIS_URL`, processes share entries through Redis.
+//! Identical requests in flight at the same time share one upstream call.
+//!
+//! The built-in [`LexicalEmbedder`] needs no model and no network; `LocalEmbedder` (feature
+//! `local-embed`, `LLM_CACHE_EMBEDDER=local`) runs a MiniLM sentence-embedding model offline;
+//! [`HttpEmbedder`] uses any OpenAI-compatible `/embeddings` endpoint; other embedders
+//! implement [`Embedder`]. With the `redis` feature and `LLM_CACHE_REDIS_URL`, processes share
+//! entries through Redis.
 //!
 //! Precision, recall, call reduction and lookup latency are measured on labelled paraphrase
 //! pairs by `cargo xtask cache-eval`; docs/caching.md has the figures.

@@ -611,7 +611,7 @@ pub struct CacheSettings {
 impl CacheSettings {
     /// The default `LLM_CACHE_SIMILARITY` of the built-in lexical embedder, measured with
     /// `cargo xtask cache-eval` (docs/caching.md). See [`CacheEmbedder::default_similarity`].
-    pub const DEFAULT_SIMILARITY: f32 = 0.8;
+    pub const DEFAULT_SIMILARITY: f32 = 0.5;
 }
 
 impl Default for CacheSettings {

@@ -304,7 +304,7 @@ pub const VARIABLES: &[Variable] = &[
         "LLM_CACHE_SIMILARITY",
         CACHE,
         "number in (0, 1]",
-        "`0.8` (`0.95` with `LLM_CACHE_EMBEDDER=local`)",
+        "`0.5` (`0.95` with `LLM_CACHE_EMBEDDER=local`)",
         "`0.95`",
         "Cosine similarity a semantic match needs. Each default was measured for its embedder on labelled paraphrase pairs; tune it again for another embedder (`cargo xtask cache-eval`).",
     ),
