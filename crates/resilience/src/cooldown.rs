@@ -235,8 +235,12 @@ impl Cooldowns {
 
     /// Whether `model` of `provider` would be refused now (cooling, or a probe in flight).
     pub fn is_cooling(&self, provider: &str, model: &str) -> bool {
-        let now = self.clock.now();
         let table = self.lock();
+        // The usual case, nothing resting: no keys to build, no clock to read.
+        if table.cooling.is_empty() {
+            return false;
+        }
+        let now = self.clock.now();
         targets(provider, model).iter().any(|target| {
             table
                 .cooling
@@ -249,8 +253,12 @@ impl Cooldowns {
     /// `None` when it may be sent to. A target whose probe is in flight counts as refused
     /// for [`PROBE_WAIT`](Self::PROBE_WAIT), so a router retries it soon without spinning.
     pub fn remaining(&self, provider: &str, model: &str) -> Option<(Duration, CooldownReason)> {
-        let now = self.clock.now();
         let table = self.lock();
+        // The usual case, nothing resting: no keys to build, no clock to read.
+        if table.cooling.is_empty() {
+            return None;
+        }
+        let now = self.clock.now();
         targets(provider, model)
             .iter()
             .filter_map(|target| Some((target, table.cooling.get(target)?)))
@@ -308,8 +316,11 @@ impl Cooldowns {
     }
 
     fn gate(self: &Arc<Self>, provider: &str, model: &str) -> Gate {
-        let now = self.clock.now();
         let mut table = self.lock();
+        if table.cooling.is_empty() {
+            return Gate::Pass;
+        }
+        let now = self.clock.now();
         for target in targets(provider, model) {
             let Some(state) = table.cooling.get_mut(&target) else {
                 continue;
@@ -371,6 +382,11 @@ impl Cooldowns {
         result: Result<(), &Error>,
         probe: Option<ProbeGuard>,
     ) {
+        // The usual case: a success, no probe, no server errors counted. Nothing to change.
+        if result.is_ok() && probe.is_none() && self.lock().server_errors.is_empty() {
+            self.probe_finished.notify_waiters();
+            return;
+        }
         let model_target = CooldownTarget::Model {
             provider: provider.to_owned(),
             model: model.to_owned(),

@@ -1,6 +1,7 @@
 //! The [`Router`]: a [`Provider`] that spreads requests over targets.
 
 use std::{
+    borrow::Cow,
     collections::{BTreeMap, HashMap, HashSet},
     fmt,
     sync::{Arc, Mutex, PoisonError},
@@ -451,14 +452,14 @@ impl Router {
         let started = self.now();
         let catalog = self.catalog().await;
         let preferred = self.preferred_model(request);
-        let mut targets = self.inner.targets.clone();
+        let mut targets: Cow<'_, [Target]> = Cow::Borrowed(&self.inner.targets);
         if let Some(model) = &preferred
             && !targets.iter().any(|target| target.model() == model)
         {
             // The agent's model is not a configured target: ask the first target's
             // provider for it.
             let provider = Arc::clone(targets[0].provider());
-            targets.push(Target::new(provider, model.clone()));
+            targets.to_mut().push(Target::new(provider, model.clone()));
         }
         let now = self.now();
         let candidates: Vec<Candidate<'_>> = targets
@@ -509,7 +510,13 @@ impl Router {
     /// Remembers a success (latency) or a failure (cooldown when it says how long).
     pub(crate) fn observe(&self, target: &Target, outcome: Result<Duration, &Error>) {
         let mut observed = lock(&self.inner.observed);
-        let seen = observed.entry(target.id().to_owned()).or_default();
+        // Look up before inserting: the id is copied once per target, not once per call.
+        if !observed.contains_key(target.id()) {
+            observed.insert(target.id().to_owned(), Observed::default());
+        }
+        let Some(seen) = observed.get_mut(target.id()) else {
+            return;
+        };
         match outcome {
             Ok(latency) => {
                 seen.cooldown_until = None;
