@@ -13,6 +13,9 @@
 //!   run each for N seconds (default 60); not part of `ci` (docs/reliability.md).
 //! - `cargo xtask deny`: `cargo deny check licenses bans sources` (also a `ci` step),
 //!   installing cargo-deny into `$CARGO_HOME/orchestra-tools` when missing.
+//! - `cargo xtask bench [--quick] [--only N,…] [--docs]`: the library against plain reqwest on the
+//!   built-in simulator: overhead, streaming, fallback, goodput, cache, scale and the
+//!   simulator's throughput (docs/benchmarks.md).
 //! - `cargo xtask cache-eval [--embedder lexical|local]`: precision, recall, call reduction
 //!   and lookup latency of the response cache on `../shared/data/paraphrase`
 //!   (docs/caching.md); `local` builds the bundled MiniLM model (feature `local-embed`).
@@ -23,6 +26,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line tool talks on stdio.
 
+mod bench;
 mod cache_eval;
 mod ci;
 mod codegen;
@@ -47,6 +51,10 @@ commands:
   deny               cargo deny check licenses bans sources (installs it when missing)
   fuzz [--seconds N] [TARGET...]
                      build the fuzz targets and run each N seconds (default 60)
+  bench [--quick] [--only N,...] [--docs]
+                     build crates/bench in release and run the benchmarks; results in
+                     target/bench/; --quick: shorter, no 1M-entry cache; --docs: copy
+                     the tables and charts into docs/benchmarks.md and docs/benchmarks/
   cache-eval [--embedder lexical|local] [--threshold X] [--sizes N,N..] [--sweep]
              [--data PATH]
                      measure the response cache on ../shared/data/paraphrase (release;
@@ -73,6 +81,7 @@ fn main() -> Result<()> {
         ["ci"] => ci::run(&sh),
         ["codegen"] => codegen::run(&sh, false),
         ["codegen", "--check"] => codegen::run(&sh, true),
+        ["bench", rest @ ..] => bench::run(&sh, rest),
         ["cache-eval", rest @ ..] => cache_eval::run(&sh, rest),
         ["soak", rest @ ..] => soak::run(&sh, rest, true),
         ["release", rest @ ..] => release::run(&sh, rest),
