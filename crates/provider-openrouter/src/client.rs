@@ -7,7 +7,9 @@ use orchestra_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, Credits, Error, ErrorKind,
     ModelInfo, Provider, Secret,
 };
-use orchestra_openai_compat::{ErrorMapper, parse_completion, read_body};
+use orchestra_openai_compat::{
+    ErrorMapper, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BODY_BYTES, parse_completion, read_body,
+};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use tracing::Instrument;
@@ -33,12 +35,6 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the model list is reused when nothing else is configured: prices and the
 /// list change a few times a day, and the full list is a few MiB.
 pub const DEFAULT_MODELS_CACHE_TTL: Duration = Duration::from_secs(300);
-
-/// Largest non-streaming response body read (64 MiB).
-const MAX_BODY_BYTES: usize = 64 << 20;
-
-/// Largest error body read (1 MiB); the rest is ignored.
-const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
 
 /// An OpenRouter client: implements [`Provider`] as `"openrouter"`.
 ///
@@ -381,7 +377,14 @@ impl OpenRouter {
             return Err(self.error_from_response(response, model).await);
         }
         let headers = response.headers().clone();
-        let body = read_body(response, MAX_BODY_BYTES, false, &*self.inner.errors, model).await?;
+        let body = read_body(
+            response,
+            MAX_RESPONSE_BODY_BYTES,
+            false,
+            &*self.inner.errors,
+            model,
+        )
+        .await?;
         let mut response = parse_completion(
             &body,
             status,

@@ -17,7 +17,8 @@ use orchestra_core::{
     ErrorKind, ModelInfo, Provider, Secret,
 };
 use orchestra_openai_compat::{
-    ErrorMapper, Failure, StreamSetup, parse_completion, read_body, stream_response,
+    ErrorMapper, Failure, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BODY_BYTES, StreamSetup,
+    parse_completion, read_body, stream_response,
 };
 use orchestra_provider_openrouter::OpenRouter;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -45,12 +46,6 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long prices for `cost_aware` are reused.
 pub const DEFAULT_PRICE_CACHE_TTL: Duration = Duration::from_secs(300);
-
-/// Largest non-streaming response body read (64 MiB).
-const MAX_BODY_BYTES: usize = 64 << 20;
-
-/// Largest error body read (1 MiB).
-const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
 
 /// A client of a Portkey gateway (hosted or the open-source one): implements [`Provider`] as
 /// `"portkey"`.
@@ -543,7 +538,14 @@ impl Portkey {
         let headers = response.headers().clone();
         let leaf = info.last_used.as_deref().and_then(|path| plan.leaf(path));
         let model = leaf.map(|leaf| leaf.target.model());
-        let body = read_body(response, MAX_BODY_BYTES, false, &*inner.errors, model).await?;
+        let body = read_body(
+            response,
+            MAX_RESPONSE_BODY_BYTES,
+            false,
+            &*inner.errors,
+            model,
+        )
+        .await?;
         let generation_id = headers
             .get("x-generation-id")
             .and_then(|value| value.to_str().ok())
