@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use orchestra_config::{MapEnv, Settings};
 use orchestra_core::{Message, StreamAccumulator};
 use orchestra_llm::{LlmClient, resilience::ScaledClock};
-use orchestra_sim::{Fault, Latency, ModelConfig, SimConfig, Simulator};
+use orchestra_sim::{Fault, Latency, ModelConfig, SimConfig, SimError, Simulator};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use serde_json::json;
 
@@ -42,7 +42,11 @@ pub(crate) fn run(args: &DemoArgs, output: &mut Output<'_>) -> io::Result<ExitSt
 }
 
 async fn demo(args: &DemoArgs, output: &mut Output<'_>) -> io::Result<ExitStatus> {
-    let sim = match Simulator::start(scenario(args.seed)).await {
+    let started = match scenario(args.seed) {
+        Ok(config) => Simulator::start(config).await,
+        Err(error) => Err(error),
+    };
+    let sim = match started {
         Ok(sim) => sim,
         Err(error) => {
             writeln!(output.err, "error: cannot start the simulator: {error}")?;
@@ -105,16 +109,14 @@ async fn demo(args: &DemoArgs, output: &mut Output<'_>) -> io::Result<ExitStatus
     let wall = started.elapsed();
     let simulated = Duration::from_millis(sim.now_epoch_ms().saturating_sub(simulated_start));
     let summary = Summary::of(&client, wall, Some(simulated));
-    let upstream_429s: u64 = [PRIMARY, RESEARCHER, EXECUTOR, FREE[0], FREE[1]]
-        .iter()
-        .map(|model| sim.model_stats(model).rate_limited)
-        .sum();
+    let stats = sim.stats();
+    let upstream_429s: u64 = stats.models.values().map(|model| model.rate_limited).sum();
     if args.json {
         let mut report = summary.to_json();
         report["simulator"] = json!({
             "time_scale": TIME_SCALE,
             "upstream_429s": upstream_429s,
-            "chat_requests": sim.stats().chat_requests,
+            "chat_requests": stats.chat_requests,
         });
         writeln!(output.out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
@@ -132,7 +134,7 @@ async fn demo(args: &DemoArgs, output: &mut Output<'_>) -> io::Result<ExitStatus
 /// The situation of the origin documents: a paid primary with a per-minute limit that the
 /// workload exceeds, agents with their own models (one flaky), two free fallbacks limited
 /// to 20 requests a minute, and $25 of credits.
-fn scenario(seed: u64) -> SimConfig {
+fn scenario(seed: u64) -> Result<SimConfig, SimError> {
     let latency = |ttft: u64, per_token: u64| {
         Latency::new(
             Duration::from_millis(ttft),
@@ -174,13 +176,7 @@ fn scenario(seed: u64) -> SimConfig {
                 .latency(latency(25, 120)),
         )
     });
-    // The scenario is fixed and valid; `default_models` is the fallback if it ever is not.
-    config.build().unwrap_or_else(|_| {
-        SimConfig::builder()
-            .default_models()
-            .build()
-            .unwrap_or_default()
-    })
+    config.build()
 }
 
 /// The variables an application of the origin documents would set.

@@ -36,22 +36,19 @@ impl Session {
             writeln!(output.err, "warning: {warning}")?;
         }
         let settings = loaded.settings;
-        let preferred = match settings.preferred_provider {
-            ProviderKind::Portkey => "portkey",
-            _ => {
-                if settings.openrouter.api_key.is_none() {
-                    writeln!(
-                        output.err,
-                        "error: OPENROUTER_API_KEY is not set (environment or .env).\n\
-                         hint: `orchestra demo` runs offline against the built-in simulator, no key \
-                         needed; `orchestra sim` serves a simulated OpenRouter for \
-                         OPENROUTER_BASE_URL."
-                    )?;
-                    return Ok(Err(ExitStatus::InvalidUsage));
-                }
-                "openrouter"
-            }
-        };
+        let preferred = settings.preferred_provider.as_str();
+        if settings.preferred_provider == ProviderKind::OpenRouter
+            && settings.openrouter.api_key.is_none()
+        {
+            writeln!(
+                output.err,
+                "error: OPENROUTER_API_KEY is not set (environment or .env).\n\
+                 hint: `orchestra demo` runs offline against the built-in simulator, no key \
+                 needed; `orchestra sim` serves a simulated OpenRouter for \
+                 OPENROUTER_BASE_URL."
+            )?;
+            return Ok(Err(ExitStatus::InvalidUsage));
+        }
         // The runtime first: building the client may start background work (Redis).
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

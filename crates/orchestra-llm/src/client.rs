@@ -189,10 +189,7 @@ impl LlmClient {
     ///
     /// What the provider's account API returns.
     pub async fn monitor_credits(&self) -> Result<CreditStatus, Error> {
-        let provider = match self.inner.settings.preferred_provider {
-            ProviderKind::Portkey => "portkey",
-            _ => "openrouter",
-        };
+        let provider = self.inner.settings.preferred_provider.as_str();
         let status = self.get_llm_provider(provider)?.monitor_credits().await?;
         #[cfg(all(
             feature = "openrouter",
@@ -483,10 +480,7 @@ impl LlmClientBuilder {
     /// provider, or when a layer rejects its settings.
     pub fn build(self) -> Result<LlmClient, Error> {
         let settings = self.settings;
-        let preferred = match settings.preferred_provider {
-            ProviderKind::Portkey => "portkey",
-            _ => "openrouter",
-        };
+        let preferred = settings.preferred_provider.as_str();
 
         #[cfg(feature = "resilience")]
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(TokioClock::new()));
