@@ -580,6 +580,24 @@ pub(crate) fn failed_attempts(target: &Target, error: &Error, latency: Duration)
     vec![attempt]
 }
 
+/// The attempts of a served call: the router's own (failovers, skips), then those the
+/// layers below recorded (retries), ending with the success — which those layers record
+/// only sometimes, so it is added when missing.
+pub(crate) fn merge_attempts(
+    mut routed: Vec<Attempt>,
+    below: Vec<Attempt>,
+    success: Attempt,
+) -> Vec<Attempt> {
+    routed.extend(below);
+    if routed
+        .last()
+        .is_none_or(|attempt| attempt.outcome != AttemptOutcome::Success)
+    {
+        routed.push(success);
+    }
+    routed
+}
+
 /// The attempt line of a target skipped because it is cooling down.
 pub(crate) fn skipped_attempt(target: &Target, retry_in: Duration, reason: &str) -> Attempt {
     Attempt::new(
@@ -766,24 +784,16 @@ impl Provider for Router {
                 match result {
                     Ok(Ok(mut response)) => {
                         self.observe(target, Ok(latency));
-                        // Layers below record failures (retries) but not always the
-                        // success that ended them: the list must end with the one that served.
-                        let served = response
-                            .metadata
-                            .attempts
-                            .last()
-                            .is_some_and(|attempt| attempt.outcome == AttemptOutcome::Success);
-                        if !served {
-                            response.metadata.attempts.push(Attempt::new(
+                        response.metadata.attempts = merge_attempts(
+                            walk.attempts,
+                            std::mem::take(&mut response.metadata.attempts),
+                            Attempt::new(
                                 target.provider().name(),
                                 target.model(),
                                 AttemptOutcome::Success,
                                 latency,
-                            ));
-                        }
-                        let mut attempts = walk.attempts;
-                        attempts.append(&mut response.metadata.attempts);
-                        response.metadata.attempts = attempts;
+                            ),
+                        );
                         return Ok(response);
                     }
                     Ok(Err(error)) => {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::{
     Router, Target,
-    router::{Walk, request_for},
+    router::{Walk, merge_attempts, request_for},
 };
 
 /// A stream that delivered content, with the events read while deciding so.
@@ -163,34 +163,24 @@ fn deliver(
     router: &Router,
     target: &Target,
     opened: Opened,
-    mut attempts: Vec<Attempt>,
+    attempts: Vec<Attempt>,
     success: Attempt,
 ) -> ChatStream {
     let Opened {
         stream,
         mut buffered,
     } = opened;
-    let merge = |attempts: &mut Vec<Attempt>, below: &mut Vec<Attempt>| {
-        attempts.append(below);
-        if attempts
-            .last()
-            .is_none_or(|attempt| attempt.outcome != AttemptOutcome::Success)
-        {
-            attempts.push(success.clone());
-        }
-    };
     match buffered.iter_mut().find_map(|event| match event {
         StreamEvent::Start(start) => Some(start),
         _ => None,
     }) {
         Some(start) => {
-            merge(&mut attempts, &mut start.attempts);
-            start.attempts = attempts;
+            let below = std::mem::take(&mut start.attempts);
+            start.attempts = merge_attempts(attempts, below, success);
         }
         None => {
             let mut start = StreamStart::new("", target.model(), target.provider().name());
-            merge(&mut attempts, &mut Vec::new());
-            start.attempts = attempts;
+            start.attempts = merge_attempts(attempts, Vec::new(), success);
             buffered.push_front(StreamEvent::Start(start));
         }
     }
