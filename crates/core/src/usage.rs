@@ -608,6 +608,67 @@ mod tests {
         assert_eq!(ledger.snapshot().models["m"].p99, Duration::from_millis(7));
     }
 
+    /// Streams a start, one piece of text and — when `finish` — the end.
+    struct Streaming {
+        finish: bool,
+    }
+
+    #[async_trait]
+    impl Provider for Streaming {
+        fn name(&self) -> &str {
+            "streaming"
+        }
+
+        async fn chat(&self, _request: &ChatRequest) -> Result<ChatResponse, Error> {
+            Err(Error::unsupported("chat"))
+        }
+
+        async fn chat_stream(&self, _request: &ChatRequest) -> Result<ChatStream, Error> {
+            let mut events = vec![
+                Ok(StreamEvent::Start(crate::StreamStart::new(
+                    "id",
+                    "m",
+                    "streaming",
+                ))),
+                Ok(StreamEvent::ContentDelta {
+                    choice: 0,
+                    text: "hel".into(),
+                }),
+            ];
+            if self.finish {
+                events.push(Ok(StreamEvent::Usage(Usage::new(3, 1))));
+                events.push(Ok(StreamEvent::Finish {
+                    choice: 0,
+                    reason: FinishReason::Stop,
+                }));
+            }
+            Ok(Box::pin(futures_util::stream::iter(events)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_finished_stream_is_served_and_a_dropped_one_is_a_failed_request() {
+        use futures_util::StreamExt;
+
+        let ledger = UsageLedger::new();
+        let request = ChatRequest::new(vec![Message::user("hi")]);
+        let finished = ledger.layer().layer(Streaming { finish: true });
+        let mut stream = finished.chat_stream(&request).await.unwrap();
+        while stream.next().await.is_some() {}
+        let usage = ledger.snapshot();
+        assert_eq!((usage.requests, usage.failed_requests), (1, 0));
+        assert_eq!(usage.models["m"].total_tokens(), 4);
+
+        // The caller stops reading after the first event: counted once, as a failure.
+        let cut = ledger.layer().layer(Streaming { finish: false });
+        let mut stream = cut.chat_stream(&request).await.unwrap();
+        stream.next().await.unwrap().unwrap();
+        drop(stream);
+        let usage = ledger.snapshot();
+        assert_eq!((usage.requests, usage.failed_requests), (2, 1));
+        assert_eq!(usage.models["m"].served, 1);
+    }
+
     #[test]
     fn an_error_without_attempts_is_charged_to_its_model() {
         let ledger = UsageLedger::new();

@@ -231,3 +231,33 @@ async fn the_resilience_cooldown_table_steers_the_router() {
     let response = router.chat(&request()).await.unwrap();
     assert_eq!(response.model, "m-a");
 }
+
+#[tokio::test]
+async fn cooldowns_and_deadlines_run_on_the_routers_clock() {
+    // A virtual clock that never moves by itself: only `advance` ends the cooldown, however
+    // much real time passes.
+    let clock = orchestra_resilience::ManualClock::new();
+    let a = Scripted::new("a", [rate_limited(30)]);
+    let router = Router::builder()
+        .target(Target::new(a.clone(), "m-a"))
+        .deadline(Duration::from_secs(10))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    router.chat(&request()).await.unwrap_err();
+    assert_eq!(router.cooldowns()[0].remaining, Duration::from_secs(30));
+    // 15 s left, beyond the 10 s deadline: refused at once, nothing sent.
+    clock.advance(Duration::from_secs(15));
+    router.chat(&request()).await.unwrap_err();
+    assert_eq!(a.asked().len(), 1);
+    // 5 s left fits the deadline: the router waits them out on its clock, then sends.
+    clock.advance(Duration::from_secs(10));
+    let before = orchestra_resilience::Clock::now(&clock);
+    router.chat(&request()).await.unwrap();
+    assert_eq!(
+        orchestra_resilience::Clock::now(&clock) - before,
+        Duration::from_secs(5)
+    );
+    assert_eq!(a.asked().len(), 2);
+    assert!(router.cooldowns().is_empty());
+}
