@@ -73,22 +73,10 @@ impl Session {
     }
 }
 
-/// Prints a failed call: one line per attempt, then the error; the exit status follows the
-/// error's kind (configuration problems are usage errors, the rest failed requests).
+/// Prints a failed call: the error, whose text lists every attempt once; the exit status
+/// follows the error's kind (configuration problems are usage errors, the rest failed
+/// requests).
 pub(crate) fn report_failure(error: &Error, err: &mut dyn Write) -> io::Result<ExitStatus> {
-    for attempt in error.attempts() {
-        let status = attempt
-            .status
-            .map_or_else(String::new, |status| format!(" HTTP {status}"));
-        writeln!(
-            err,
-            "attempt: {} {} → {}{status} after {} ms",
-            attempt.provider,
-            attempt.model,
-            attempt.outcome,
-            attempt.latency.as_millis()
-        )?;
-    }
     writeln!(err, "error: {error}")?;
     if let Some(tokens) = error.affordable_max_tokens() {
         writeln!(err, "hint: retry with --max-tokens {tokens} or add credits")?;

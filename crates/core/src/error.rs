@@ -595,9 +595,30 @@ impl fmt::Debug for Error {
     }
 }
 
-impl fmt::Display for Error {
+impl Error {
+    /// The first line of the `Display` text: what went wrong, where and why, without the
+    /// list of attempts that follows it.
+    ///
+    /// ```
+    /// use orchestra_core::{Attempt, AttemptOutcome, Error, ErrorKind};
+    /// use std::time::Duration;
+    ///
+    /// let attempt = Attempt::new("openrouter", "m", AttemptOutcome::Failed(ErrorKind::Server), Duration::ZERO);
+    /// let error = Error::new(ErrorKind::Server, "boom").with_attempts(vec![attempt]);
+    /// assert_eq!(error.headline().to_string(), "upstream server error: boom");
+    /// assert!(error.to_string().starts_with("upstream server error: boom\n  - openrouter/m"));
+    /// ```
+    pub fn headline(&self) -> impl fmt::Display + '_ {
+        Headline(self)
+    }
+}
+
+/// [`Error::headline`].
+struct Headline<'a>(&'a Error);
+
+impl fmt::Display for Headline<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = &self.inner;
+        let inner = &self.0.inner;
         f.write_str(inner.kind.description())?;
         match inner.rate_limit_scope {
             Some(RateLimitScope::Upstream) => f.write_str(" by upstream")?,
@@ -627,7 +648,14 @@ impl fmt::Display for Error {
         if !inner.message.is_empty() {
             write!(f, ": {}", inner.message)?;
         }
-        for attempt in &inner.attempts {
+        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.headline())?;
+        for attempt in &self.inner.attempts {
             write!(f, "\n  - {attempt}")?;
         }
         Ok(())

@@ -620,6 +620,10 @@ pub(crate) struct Walk {
     /// The earliest recovery among skipped targets.
     pub(crate) earliest_recovery: Option<Duration>,
     pub(crate) last_error: Option<Error>,
+    /// Targets that failed in this call for a reason other than a rate limit: the layers
+    /// below already spent the retry budget (`LLM_MAX_RETRIES`) on them, so this call
+    /// neither waits for them to recover nor sends to them again.
+    spent: HashSet<String>,
 }
 
 impl Walk {
@@ -629,11 +633,17 @@ impl Walk {
             refused_providers: HashSet::new(),
             earliest_recovery: None,
             last_error: None,
+            spent: HashSet::new(),
         }
     }
 
     /// Whether `target` is sent to now; records the skip when not.
     pub(crate) fn admit(&mut self, router: &Router, target: &Target) -> bool {
+        if self.spent.contains(target.id()) {
+            // Failed in an earlier round of this call, retries included: its attempts
+            // are already listed.
+            return false;
+        }
         if self.refused_providers.contains(target.provider().name()) {
             self.attempts.push(
                 Attempt::new(
@@ -647,7 +657,21 @@ impl Walk {
             return false;
         }
         match router.health(target, router.now()) {
-            Health::Ready => true,
+            Health::Ready => {
+                if let Some(last) = &self.last_error
+                    && (last.model() != Some(target.model())
+                        || last.provider() != Some(target.provider().name()))
+                {
+                    tracing::info!(
+                        from_model = last.model().unwrap_or("-"),
+                        error_kind = last.kind().as_str(),
+                        to_provider = target.provider().name(),
+                        to_model = target.model(),
+                        "falling back to the next target"
+                    );
+                }
+                true
+            }
             Health::Unavailable { retry_in, reason } => {
                 self.attempts
                     .push(skipped_attempt(target, retry_in, &reason));
@@ -675,19 +699,34 @@ impl Walk {
             self.refused_providers
                 .insert(target.provider().name().to_owned());
         }
+        // Sent and failed, as opposed to refused by a cooldown below without being sent.
+        let sent = error.attempts().is_empty()
+            || error
+                .attempts()
+                .iter()
+                .any(|attempt| matches!(attempt.outcome, AttemptOutcome::Failed(_)));
+        if sent && error.kind() != ErrorKind::RateLimited {
+            self.spent.insert(target.id().to_owned());
+        }
         let goes_on = router.failover().fails_over(error.kind());
         self.last_error = Some(error);
         goes_on
     }
 
-    /// How long to wait before another round over `plan`: when every target is cooling
-    /// down (none failed for a reason that time will not fix) and the earliest recovery
-    /// fits before the deadline.
+    /// How long to wait before another round over `plan`: when every target still worth
+    /// waiting for is cooling down and the earliest recovery fits before the deadline.
+    ///
+    /// Worth waiting for: a target that was rate limited or skipped while cooling down.
+    /// One that failed otherwise in this call (server errors, refused connections) already
+    /// had its retries below; waiting for its cooldown would multiply `LLM_MAX_RETRIES`
+    /// and turn a refused connection into a two-minute timeout.
     pub(crate) fn wait_for_recovery(&mut self, router: &Router, plan: &Plan) -> Option<Duration> {
         let now = router.now();
         let mut earliest: Option<Duration> = None;
         for target in &plan.targets {
-            if self.refused_providers.contains(target.provider().name()) {
+            if self.refused_providers.contains(target.provider().name())
+                || self.spent.contains(target.id())
+            {
                 continue;
             }
             match router.health(target, now) {
@@ -728,7 +767,8 @@ impl Walk {
         let cooldowns = router.cooldowns();
         let mut message = format!("{} attempt(s), none succeeded", self.attempts.len());
         if let Some(last) = &self.last_error {
-            message.push_str(&format!("; last error: {last}"));
+            // The headline only: the attempts it carries are listed once, below this message.
+            message.push_str(&format!("; last error: {}", last.headline()));
         }
         if !cooldowns.is_empty() {
             let list: Vec<String> = cooldowns
