@@ -331,9 +331,9 @@ impl Cooldowns {
             if now < state.until {
                 let wait = state.until - now;
                 let message = format!(
-                    "{target} is cooling down after {} until {}",
+                    "{target} is cooling down after {} for {:.1}s more",
                     state.reason,
-                    humantime(state.until)
+                    wait.as_secs_f64()
                 );
                 let error = match state.reason {
                     CooldownReason::RateLimited => {
@@ -513,11 +513,6 @@ fn targets(provider: &str, model: &str) -> [CooldownTarget; 2] {
             model: model.to_owned(),
         },
     ]
-}
-
-/// Seconds since the epoch, for messages (`@1735689630s`); exact and dependency-free.
-fn humantime(instant: Duration) -> String {
-    format!("@{}s", instant.as_secs())
 }
 
 /// Rests models and providers that fail; see [`Cooldowns`].

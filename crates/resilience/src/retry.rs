@@ -269,6 +269,29 @@ impl<P: Provider> Retry<P> {
     }
 }
 
+/// Whether the request behind `error` reached the upstream, as opposed to being refused
+/// below without being sent (a cooldown, the local quota).
+fn was_sent(error: &Error) -> bool {
+    error.attempts().is_empty()
+        || error
+            .attempts()
+            .iter()
+            .any(|attempt| !matches!(attempt.outcome, AttemptOutcome::Skipped(_)))
+}
+
+/// The error a call ends with. When the last try was refused without being sent (say, the
+/// cooldown that the earlier failures started), the last failure that was sent says better
+/// what is wrong ("could not connect"); the refusal's retry hint is kept.
+fn final_error(error: Error, last_sent: Option<Error>) -> Error {
+    match last_sent {
+        Some(sent) if !was_sent(&error) => match error.retry_after() {
+            Some(retry_after) => sent.with_retry_after(retry_after),
+            None => sent,
+        },
+        _ => error,
+    }
+}
+
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
@@ -301,6 +324,7 @@ impl<P: Provider> Provider for Retry<P> {
         let deadline = self.deadline();
         let model = model_of(request);
         let mut attempts = Vec::new();
+        let mut last_sent = None;
         let mut retry = 0;
         loop {
             let started = self.clock.now();
@@ -319,8 +343,11 @@ impl<P: Provider> Provider for Retry<P> {
                 Err(error) => {
                     self.record_failure(&mut attempts, &error, model, latency);
                     let Some(wait) = self.plan_retry(&error, retry, deadline) else {
-                        return Err(error.with_attempts(attempts));
+                        return Err(final_error(error, last_sent).with_attempts(attempts));
                     };
+                    if was_sent(&error) {
+                        last_sent = Some(error.clone());
+                    }
                     retry += 1;
                     tracing::warn!(
                         target: "orchestra_resilience::retry",
@@ -343,6 +370,7 @@ impl<P: Provider> Provider for Retry<P> {
         let deadline = self.deadline();
         let model = model_of(request);
         let mut attempts = Vec::new();
+        let mut last_sent = None;
         let mut retry = 0;
         loop {
             let started = self.clock.now();
@@ -376,8 +404,11 @@ impl<P: Provider> Provider for Retry<P> {
                 Err(error) => {
                     self.record_failure(&mut attempts, &error, model, latency);
                     let Some(wait) = self.plan_retry(&error, retry, deadline) else {
-                        return Err(error.with_attempts(attempts));
+                        return Err(final_error(error, last_sent).with_attempts(attempts));
                     };
+                    if was_sent(&error) {
+                        last_sent = Some(error.clone());
+                    }
                     retry += 1;
                     tracing::warn!(
                         target: "orchestra_resilience::retry",

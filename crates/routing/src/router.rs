@@ -83,7 +83,9 @@ impl FailoverPolicy {
 ///   overloaded server) is skipped until it may succeed again; an external
 ///   [`TargetHealth`] (a cooldown table, quotas) is consulted too. When every target is
 ///   cooling down, the router waits for the earliest recovery if it fits in the deadline,
-///   otherwise fails at once.
+///   otherwise fails at once. It waits only for targets that were rate limited or skipped:
+///   one that failed otherwise in this call (server errors, a refused connection) already
+///   had its retries in the layers below and is not sent to again in this call.
 /// - **Streams** fail over invisibly until the first content arrives; after that a failure
 ///   ends the stream with [`StreamInterrupted`](ErrorKind::StreamInterrupted) carrying the
 ///   partial text. A silence longer than the idle timeout counts as a failure.
@@ -624,6 +626,8 @@ pub(crate) struct Walk {
     /// below already spent the retry budget (`LLM_MAX_RETRIES`) on them, so this call
     /// neither waits for them to recover nor sends to them again.
     spent: HashSet<String>,
+    /// The id of the target that failed last, for the fallback event.
+    last_failed: Option<String>,
 }
 
 impl Walk {
@@ -634,6 +638,7 @@ impl Walk {
             earliest_recovery: None,
             last_error: None,
             spent: HashSet::new(),
+            last_failed: None,
         }
     }
 
@@ -658,15 +663,13 @@ impl Walk {
         }
         match router.health(target, router.now()) {
             Health::Ready => {
-                if let Some(last) = &self.last_error
-                    && (last.model() != Some(target.model())
-                        || last.provider() != Some(target.provider().name()))
+                if let (Some(last), Some(from)) = (&self.last_error, &self.last_failed)
+                    && from != target.id()
                 {
                     tracing::info!(
-                        from_model = last.model().unwrap_or("-"),
+                        from = from.as_str(),
+                        to = target.id(),
                         error_kind = last.kind().as_str(),
-                        to_provider = target.provider().name(),
-                        to_model = target.model(),
                         "falling back to the next target"
                     );
                 }
@@ -708,6 +711,7 @@ impl Walk {
         if sent && error.kind() != ErrorKind::RateLimited {
             self.spent.insert(target.id().to_owned());
         }
+        self.last_failed = Some(target.id().to_owned());
         let goes_on = router.failover().fails_over(error.kind());
         self.last_error = Some(error);
         goes_on

@@ -198,3 +198,47 @@ async fn the_full_stack_retries_through_a_cooldown_when_the_deadline_allows() {
     assert!(stack.cooldowns().snapshot().is_empty());
     assert_eq!(inner.calls(), 2);
 }
+
+/// The last retry meets the cooldown that the failures before it started: the call ends with
+/// the failure that was sent ("could not connect"), not with the refusal, and keeps the
+/// cooldown's retry hint.
+#[tokio::test]
+async fn a_call_refused_by_its_own_cooldown_reports_the_failure_that_caused_it() {
+    let clock = ManualClock::new();
+    let settings = orchestra_config::Settings::default();
+    let stack = ResilienceStack::builder(&settings)
+        .clock(Arc::new(clock.clone()))
+        .random(FixedRandom(0.0))
+        .build()
+        .unwrap();
+    let refused = || Step::Fail(Error::new(ErrorKind::Connection, "could not connect"));
+    let inner = Scripted::new([refused(), refused(), refused(), refused()]);
+    let provider = stack.wrap(inner.clone());
+    let error = provider.chat(&request(MODEL)).await.unwrap_err();
+    assert_eq!(
+        inner.calls(),
+        3,
+        "the fourth try was refused by the cooldown"
+    );
+    assert_eq!(error.kind(), ErrorKind::Connection);
+    assert_eq!(error.message(), "could not connect");
+    let retry_after = error.retry_after().unwrap();
+    assert!(
+        retry_after > Duration::ZERO && retry_after <= Duration::from_secs(30),
+        "{retry_after:?}"
+    );
+    let outcomes: Vec<_> = error
+        .attempts()
+        .iter()
+        .map(|attempt| attempt.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            AttemptOutcome::Failed(ErrorKind::Connection),
+            AttemptOutcome::Failed(ErrorKind::Connection),
+            AttemptOutcome::Failed(ErrorKind::Connection),
+            AttemptOutcome::Skipped(ErrorKind::Server),
+        ]
+    );
+}

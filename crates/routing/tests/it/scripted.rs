@@ -9,8 +9,8 @@ use std::{
 
 use async_trait::async_trait;
 use orchestra_core::{
-    ChatRequest, ChatResponse, ChatStream, Choice, Error, ErrorKind, FinishReason, Message,
-    Provider, RateLimitScope,
+    Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, Choice, Error, ErrorKind,
+    FinishReason, Message, Provider, RateLimitScope,
 };
 use orchestra_routing::{Router, Target};
 use tokio::time::Instant;
@@ -58,6 +58,27 @@ impl Provider for Scripted {
     }
 }
 
+/// A `tracing` writer into memory.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn rate_limited(retry_after: u64) -> Error {
     Error::rate_limited(RateLimitScope::Upstream, "Rate limit exceeded")
         .with_status(429)
@@ -99,6 +120,88 @@ async fn when_every_target_cools_down_the_router_waits_for_the_earliest_recovery
         ]
     );
     assert_eq!(a.asked().len(), 1, "a was never asked while cooling");
+}
+
+/// Server errors and refused connections were already retried below the router
+/// (`LLM_MAX_RETRIES`): the router waits for rate limits to lift, never for such a target
+/// to come back, so a wrong base URL fails in seconds instead of at the deadline.
+#[tokio::test(start_paused = true)]
+async fn the_router_waits_for_rate_limits_not_for_targets_that_already_failed() {
+    let unavailable = || {
+        Error::new(ErrorKind::Server, "temporarily unavailable")
+            .with_status(503)
+            .with_retry_after(Duration::from_secs(5))
+    };
+    let a = Scripted::new("a", [unavailable()]);
+    let b = Scripted::new("b", [rate_limited(10)]);
+    let router = Router::builder()
+        .target(Target::new(a.clone(), "m-a"))
+        .target(Target::new(b.clone(), "m-b"))
+        .deadline(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let started = Instant::now();
+    let response = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        router.chat(&request()).await.unwrap()
+    };
+    assert_eq!(response.model, "m-b", "a recovers first but already failed");
+    assert_eq!(started.elapsed(), Duration::from_secs(10));
+    assert_eq!(a.asked().len(), 1);
+    let logs = logs.text();
+    let fallbacks: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("falling back to the next target"))
+        .collect();
+    assert_eq!(
+        fallbacks.len(),
+        1,
+        "a → b once; b again is no fallback: {logs}"
+    );
+    for field in ["from=\"a:m-a\"", "to=\"b:m-b\"", "error_kind=\"server\""] {
+        assert!(fallbacks[0].contains(field), "{field} in {}", fallbacks[0]);
+    }
+
+    // As the retry layer below returns it: with its own attempt list.
+    let refused = || {
+        Error::new(ErrorKind::Connection, "could not connect")
+            .with_retry_after(Duration::from_secs(30))
+            .with_attempts(vec![Attempt::new(
+                "lone",
+                "m",
+                AttemptOutcome::Failed(ErrorKind::Connection),
+                Duration::from_millis(2),
+            )])
+    };
+    let lone = Scripted::new("lone", [refused(), refused()]);
+    let router = Router::builder()
+        .target(Target::new(lone.clone(), "m"))
+        .deadline(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let error = router.chat(&request()).await.unwrap_err();
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "no waiting for the cooldown"
+    );
+    assert_eq!(lone.asked().len(), 1);
+    assert_eq!(error.kind(), ErrorKind::AllTargetsFailed);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
+    let text = error.to_string();
+    assert_eq!(text.matches("could not connect").count(), 1, "{text}");
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "the one attempt listed once: {text}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
