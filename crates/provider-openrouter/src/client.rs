@@ -372,7 +372,6 @@ impl OpenRouter {
         let model = chain.model.as_deref();
         let response = self.send_chat(request, chain, false).await?;
         let status = response.status().as_u16();
-        tracing::Span::current().record("status", status);
         if !response.status().is_success() {
             return Err(self.error_from_response(response, model).await);
         }

@@ -351,7 +351,7 @@ impl Portkey {
         }
         let config = match &inner.config_id {
             Some(id) => id.clone(),
-            None => plan.config.to_string(),
+            None => ascii_json(plan.config.to_string()),
         };
         if !plan.leaves.is_empty() || inner.config_id.is_some() {
             headers.insert("x-portkey-config", sensitive(&config, "x-portkey-config")?);
@@ -381,7 +381,7 @@ impl Portkey {
             metadata.insert("_user", user.as_str());
         }
         if !metadata.is_empty() {
-            let json = serde_json::to_string(&metadata).unwrap_or_default();
+            let json = ascii_json(serde_json::to_string(&metadata).unwrap_or_default());
             if let Ok(value) = HeaderValue::from_str(&json) {
                 headers.insert("x-portkey-metadata", value);
             } else {
@@ -752,6 +752,27 @@ fn timeout_error(budget: Duration, model: Option<&str>) -> Error {
         error = error.with_model(model);
     }
     error
+}
+
+/// `json` with every non-ASCII character written as a `\uXXXX` escape (UTF-16, so
+/// surrogate pairs above U+FFFF): the same JSON to any parser, and a valid header value.
+/// serde_json writes non-ASCII only inside strings, where such escapes are allowed.
+fn ascii_json(json: String) -> String {
+    if json.is_ascii() {
+        return json;
+    }
+    let mut escaped = String::with_capacity(json.len() + 16);
+    for character in json.chars() {
+        if character.is_ascii() {
+            escaped.push(character);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in character.encode_utf16(&mut units) {
+                escaped.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    escaped
 }
 
 fn sensitive(value: &str, what: &str) -> Result<HeaderValue, Error> {

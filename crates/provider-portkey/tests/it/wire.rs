@@ -156,6 +156,45 @@ async fn headers_and_body_sent_to_the_gateway() {
     insta::assert_json_snapshot!("request_body", body);
 }
 
+/// Header values are ASCII only: non-ASCII text in the config (here a stop word) and in the
+/// metadata (the agent type) goes out as JSON `\u` escapes, which the gateway reads back
+/// as the same text.
+#[tokio::test(flavor = "current_thread")]
+async fn non_ascii_config_and_metadata_are_escaped_not_dropped() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion()))
+        .mount(&server)
+        .await;
+    let env = MapEnv::from_iter([
+        ("PREFERRED_LLM_PROVIDER", "portkey"),
+        ("PORTKEY_API_KEY", "pk-portkey-key-0123"),
+        ("PORTKEY_BASE_URL", &*format!("{}/v1", server.uri())),
+        (
+            "PORTKEY_FALLBACKS",
+            r#"[{"provider":"openai","model":"gpt-4o-mini","override_params":{"stop":["Ende ✓","🛑"]}}]"#,
+        ),
+        ("OPENAI_API_KEY", OPENAI_KEY),
+    ]);
+    let portkey = Portkey::from_settings(&Settings::load(&env).unwrap().settings).unwrap();
+    let request = ChatRequest::new(vec![Message::user("hi")]).agent_type("Forscherin-Ä");
+    portkey.chat(&request).await.unwrap();
+
+    let received = server.received_requests().await.unwrap();
+    let header = |name: &str| {
+        let value = received[0].headers.get(name).unwrap().to_str().unwrap();
+        assert!(value.is_ascii(), "{name}: {value}");
+        serde_json::from_str::<Value>(value).unwrap()
+    };
+    let config = header("x-portkey-config");
+    assert_eq!(
+        config["targets"][0]["override_params"]["stop"],
+        json!(["Ende ✓", "🛑"])
+    );
+    assert_eq!(header("x-portkey-metadata")["agent_type"], "Forscherin-Ä");
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn every_error_shape_maps_to_a_kind() {
     let cases: Vec<(&str, ResponseTemplate)> = vec![
