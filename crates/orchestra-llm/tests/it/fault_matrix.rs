@@ -68,7 +68,8 @@ fn faults() -> Vec<(&'static str, Option<Fault>)> {
         ),
         (
             "oversized response",
-            Some(Fault::Oversized { bytes: 24 << 20 }),
+            // Past MAX_RESPONSE_BODY_BYTES (64 MiB) and MAX_SSE_LINE_BYTES (1 MiB).
+            Some(Fault::Oversized { bytes: 65 << 20 }),
         ),
     ]
 }

@@ -780,8 +780,9 @@ async fn json_answer(mut plan: Plan, kill: &Arc<AtomicBool>) -> Response<SimBody
         }
         Some(Fault::Oversized { bytes }) => {
             let mut content = plan.content(n);
-            content.push_str(&crate::state::Filler::bulk(*bytes));
-            chat_json(&plan, &content, n, plan.finish, None)
+            content.push_str(BULK_MARKER);
+            let json = chat_json(&plan, &content, n, plan.finish, None);
+            return with_gen_id(json_response(200, with_bulk(&json, *bytes)), &gen_id);
         }
         Some(Fault::ResetMidBody { .. } | Fault::StreamCut { .. }) => {
             let full = chat_json(&plan, &plan.content(n), n, plan.finish, None);
@@ -801,6 +802,34 @@ async fn json_answer(mut plan: Plan, kill: &Arc<AtomicBool>) -> Response<SimBody
         _ => chat_json(&plan, &plan.content(n), n, plan.finish, None),
     };
     with_gen_id(json_response(200, body), &gen_id)
+}
+
+/// Stands in for the bulk of an oversized answer until [`with_bulk`] replaces it; JSON-safe.
+const BULK_MARKER: &str = "@@orchestra-sim-bulk@@";
+
+/// `body` with its [`BULK_MARKER`] replaced by about `bytes` bytes of filler words, copied
+/// from one 64 KiB piece: a 100 MiB answer is a few memcpys, never a serde pass over 100 MiB
+/// (which would take seconds in a debug build and turn the fault into a timeout).
+fn with_bulk(body: &[u8], bytes: usize) -> Bytes {
+    static PIECE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let piece = PIECE.get_or_init(|| crate::state::Filler::bulk(64 * 1024));
+    let marker = BULK_MARKER.as_bytes();
+    let Some(at) = body
+        .windows(marker.len())
+        .position(|window| window == marker)
+    else {
+        return Bytes::copy_from_slice(body);
+    };
+    let mut out = BytesMut::with_capacity(body.len() + bytes);
+    out.extend_from_slice(&body[..at]);
+    let mut left = bytes;
+    while left > 0 {
+        let take = left.min(piece.len());
+        out.extend_from_slice(&piece.as_bytes()[..take]);
+        left -= take;
+    }
+    out.extend_from_slice(&body[at + marker.len()..]);
+    out.freeze()
 }
 
 /// Real pause before an abort so the bytes already written reach the client first.
@@ -975,11 +1004,8 @@ fn stream_response(state: &State, mut plan: Plan, kill: &Arc<AtomicBool>) -> Res
         steps.push(Step::Data(chunk(&delta, "null")));
     }
     if let Some(Fault::Oversized { bytes }) = &plan.fault {
-        let delta = format!(
-            "{{\"content\":{}}}",
-            json_str(&crate::state::Filler::bulk(*bytes))
-        );
-        steps.push(Step::Data(chunk(&delta, "null")));
+        let delta = format!("{{\"content\":\"{BULK_MARKER}\"}}");
+        steps.push(Step::Data(with_bulk(&chunk(&delta, "null"), *bytes)));
     }
     let finish = format!("\"{}\"", plan.finish);
     steps.push(Step::Data(chunk(r#"{"content":""}"#, &finish)));
