@@ -1,6 +1,5 @@
-//! Measurement 7, the simulator's own throughput, driven by a raw hyper HTTP/1.1 client (as
-//! `crates/sim/examples/loadgen.rs` does) over 64 keep-alive connections: the simulator on its
-//! one-thread runtime, the load on the other.
+//! Measurement 7, the simulator's own throughput, driven by a raw hyper HTTP/1.1 client over
+//! 64 keep-alive connections: the simulator on its one-thread runtime, the load on the other.
 
 use std::{
     fmt::Write as _,

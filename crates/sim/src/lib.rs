@@ -39,11 +39,9 @@
 //!
 //! # Throughput
 //!
-//! `cargo run --release -p orchestra-sim --example loadgen -- --connections 64 --seconds 5`
-//! drives an in-process simulator (one Tokio worker thread, default scenario, zero latency)
-//! from a separate one-thread client runtime: about 55 800 JSON requests/s (36 500 streamed
-//! requests/s with `--stream`) on the project's 2-core machine. Details in
-//! `docs/simulator.md`.
+//! `cargo xtask bench --only 7` drives an in-process simulator (one Tokio worker thread,
+//! default scenario, zero latency) from a separate one-thread client runtime: about 113,000
+//! JSON requests/s on the project's 2-core machine. Details in `docs/simulator.md`.
 
 mod body;
 mod clock;
