@@ -23,7 +23,7 @@ use crate::{
     control::CacheControl,
     embed::{Embedder, LexicalEmbedder},
     guard::{Guard, Signature, Verdict},
-    index::IndexedMeta,
+    index::{IndexedMeta, WordFilter},
     key::RequestKeys,
     stats::{CacheStats, Counters},
     store::{MemoryState, SemanticRecord},
@@ -447,9 +447,18 @@ impl Core {
         self.catch_up().await;
         let signature = Signature::of(query);
         let bucket = self.bucket(keys.scope, &signature);
-        let candidates =
-            self.lock()
-                .search(bucket, &vector, self.similarity, CANDIDATES, self.now_ms());
+        let filter = self.guard.word_budget().map(|budget| WordFilter {
+            signature: &signature,
+            budget,
+        });
+        let candidates = self.lock().search(
+            bucket,
+            &vector,
+            self.similarity,
+            CANDIDATES,
+            self.now_ms(),
+            filter,
+        );
         if candidates.is_empty() {
             return Lookup::Miss {
                 vector: Some(vector),

@@ -111,6 +111,18 @@ impl Guard {
         }
     }
 
+    /// The most words that matter a candidate may differ by (multiset difference of the
+    /// stemmed non-light words) for this guard to accept it, if it has such a limit: the
+    /// index uses it to skip candidates the guard would refuse.
+    pub(crate) fn word_budget(&self) -> Option<usize> {
+        // `wording` accepts only insertions, at most `extra_words` of them.
+        let wording = self.wording.then_some(self.extra_words);
+        match (wording, self.changed_words) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Compares two questions.
     pub fn check(&self, a: &str, b: &str) -> Verdict {
         self.compare(&Signature::of(a), &Signature::of(b))
@@ -199,6 +211,8 @@ pub(crate) struct Signature {
     words: Vec<String>,
     /// The words that are not light, stemmed, in order: the wording check.
     heavy: Vec<String>,
+    /// Hashes of `heavy`, sorted (repeats kept): the index's word pre-filter.
+    pub(crate) heavy_hashes: Vec<u64>,
 }
 
 impl Signature {
@@ -232,6 +246,8 @@ impl Signature {
         signature.asks.dedup();
         signature.names.sort();
         signature.names.dedup();
+        signature.heavy_hashes = signature.heavy.iter().map(|word| word_hash(word)).collect();
+        signature.heavy_hashes.sort_unstable();
         signature
     }
 
@@ -250,6 +266,29 @@ impl Signature {
     fn mentions(&self, name: &str) -> bool {
         self.words.iter().any(|word| same_stem(word, name))
     }
+}
+
+/// The hash of a stemmed word in [`Signature::heavy_hashes`].
+pub(crate) fn word_hash(word: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(word.as_bytes())
+}
+
+/// [`changed`] on sorted hashes: how many words are in one multiset and not the other.
+/// Equal words have equal hashes, so this is never more than [`changed`] of the words.
+pub(crate) fn changed_hashes(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut common) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    a.len() + b.len() - 2 * common
 }
 
 /// Whether one sequence is the other with at most `extra` items inserted.

@@ -7,12 +7,20 @@
 //! Hamming distance is compatible with the threshold (a cheap XOR + popcount per entry) and
 //! score only those exactly. `cargo xtask cache-eval` measures both the speed and how many
 //! of the exact scan's matches the sketch filter keeps.
+//!
+//! When the guard limits how many words that matter may change (the semantic guard: at
+//! most N), each scope also keeps an inverted index from stemmed word to entries. A
+//! candidate the guard can accept lacks at most N of the query's words, so it contains one
+//! of any N + 1 of them: the lookup reads the posting lists of the query's rarest words
+//! until their occurrences exceed N, skips entries whose word count or word multiset
+//! already differs by more than N, and scores only the rest. Exact: it keeps every
+//! candidate the scan would keep and the guard accept (tested against the scan).
 
 use std::{collections::HashMap, sync::Arc};
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::guard::Signature;
+use crate::guard::{Signature, changed_hashes};
 
 /// Bits of the SimHash sketch.
 const SKETCH_BITS: usize = 256;
@@ -21,6 +29,38 @@ type Sketch = [u64; SKETCH_WORDS];
 
 /// Scopes with at most this many entries are scanned exactly.
 const EXACT_SCAN_MAX: usize = 2048;
+
+/// Entries with at most this many words that matter are also listed by that count, for
+/// queries so short that a candidate may share none of their words.
+const SHORT_MAX: usize = 4;
+
+/// The posting-list key of the entries with `count` words that matter (`count ≤
+/// SHORT_MAX`); word keys are hashes of the words, so a clash is as unlikely as any.
+fn count_key(count: usize) -> u64 {
+    xxh3_64_with_seed(b"word count", count as u64)
+}
+
+/// The posting-list keys of an entry: its distinct words, and its word count if short.
+fn posting_keys(signature: &Signature) -> impl Iterator<Item = u64> + '_ {
+    let hashes = &signature.heavy_hashes;
+    let count = (hashes.len() <= SHORT_MAX).then(|| count_key(hashes.len()));
+    hashes
+        .iter()
+        .enumerate()
+        .filter(|(i, hash)| *i == 0 || hashes[i - 1] != **hash)
+        .map(|(_, hash)| *hash)
+        .chain(count)
+}
+
+/// What a search may assume about the guard that judges its candidates.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WordFilter<'a> {
+    /// The query's signature.
+    pub(crate) signature: &'a Signature,
+    /// The guard refuses candidates whose words that matter differ from the query's by more
+    /// than this ([`Guard::word_budget`](crate::guard::Guard::word_budget)).
+    pub(crate) budget: usize,
+}
 
 /// What the guard and the store need to know about an indexed entry.
 #[derive(Debug)]
@@ -158,6 +198,39 @@ struct Bucket {
     scales: Vec<f32>,
     sketches: Vec<Sketch>,
     metas: Vec<Arc<IndexedMeta>>,
+    /// Posting lists: word (or short word count, see [`count_key`]) → positions.
+    postings: HashMap<u64, Vec<u32>>,
+}
+
+impl Bucket {
+    fn unlist(&mut self, position: usize) {
+        let Ok(position) = u32::try_from(position) else {
+            return;
+        };
+        for key in posting_keys(&self.metas[position as usize].signature) {
+            if let Some(list) = self.postings.get_mut(&key) {
+                if let Some(at) = list.iter().position(|p| *p == position) {
+                    list.swap_remove(at);
+                }
+                if list.is_empty() {
+                    self.postings.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn relist(&mut self, from: usize, to: usize) {
+        let (Ok(from), Ok(to)) = (u32::try_from(from), u32::try_from(to)) else {
+            return;
+        };
+        for key in posting_keys(&self.metas[to as usize].signature) {
+            if let Some(list) = self.postings.get_mut(&key)
+                && let Some(entry) = list.iter_mut().find(|p| **p == from)
+            {
+                *entry = to;
+            }
+        }
+    }
 }
 
 /// Vectors by scope, with the position of each key for removal.
@@ -198,7 +271,14 @@ impl SemanticIndex {
         let quantised = Quantised::new(vector);
         let sketch = self.planes.sketch(vector);
         let bucket = self.buckets.entry(scope).or_default();
-        self.positions.insert(key, (scope, bucket.keys.len()));
+        let position = bucket.keys.len();
+        // Beyond 2^32 entries in one scope the word lists are incomplete: never filter.
+        if let Ok(listed) = u32::try_from(position) {
+            for word in posting_keys(&meta.signature) {
+                bucket.postings.entry(word).or_default().push(listed);
+            }
+        }
+        self.positions.insert(key, (scope, position));
         bucket.keys.push(key);
         bucket.codes.extend_from_slice(&quantised.codes);
         bucket.scales.push(quantised.scale);
@@ -216,6 +296,7 @@ impl SemanticIndex {
             return;
         };
         let last = bucket.keys.len() - 1;
+        bucket.unlist(position);
         bucket.keys.swap_remove(position);
         bucket.scales.swap_remove(position);
         bucket.sketches.swap_remove(position);
@@ -226,6 +307,7 @@ impl SemanticIndex {
                 .copy_within(last * dims..(last + 1) * dims, position * dims);
             let moved = bucket.keys[position];
             self.positions.insert(moved, (scope, position));
+            bucket.relist(last, position);
         }
         bucket.codes.truncate(last * dims);
         if bucket.keys.is_empty() {
@@ -234,13 +316,15 @@ impl SemanticIndex {
     }
 
     /// The entries of `scope` with similarity ≥ `threshold` to `query`, best first, at most
-    /// `limit`.
+    /// `limit`. With a `filter`, entries its guard would refuse for their words may be left
+    /// out (and are, when the word lists can tell).
     pub(crate) fn search(
         &self,
         scope: u64,
         query: &[f32],
         threshold: f32,
         limit: usize,
+        filter: Option<WordFilter<'_>>,
     ) -> Vec<Candidate> {
         let dims = self.dims();
         let Some(bucket) = self.buckets.get(&scope) else {
@@ -265,7 +349,34 @@ impl SemanticIndex {
                 });
             }
         };
-        if !self.use_sketches || bucket.keys.len() <= EXACT_SCAN_MAX {
+        let listed = u32::try_from(bucket.keys.len()).is_ok();
+        let probes = filter
+            .filter(|_| listed && bucket.keys.len() > PROBE_MIN)
+            .and_then(|filter| probes(bucket, filter));
+        if let (Some(probes), Some(filter)) = (probes, filter) {
+            let query_words = &filter.signature.heavy_hashes;
+            for (index, key) in probes.iter().enumerate() {
+                let Some(list) = bucket.postings.get(key) else {
+                    continue;
+                };
+                for &position in list {
+                    let words = &bucket.metas[position as usize].signature.heavy_hashes;
+                    // Seen already in the list of an earlier probed word.
+                    if probes[..index]
+                        .iter()
+                        .any(|earlier| words.binary_search(earlier).is_ok())
+                    {
+                        continue;
+                    }
+                    if words.len().abs_diff(query_words.len()) > filter.budget
+                        || changed_hashes(words, query_words) > filter.budget
+                    {
+                        continue;
+                    }
+                    score(position as usize);
+                }
+            }
+        } else if !self.use_sketches || bucket.keys.len() <= EXACT_SCAN_MAX {
             (0..bucket.keys.len()).for_each(&mut score);
         } else {
             let sketch = self.planes.sketch(query);
@@ -285,6 +396,46 @@ impl SemanticIndex {
         found.truncate(limit);
         found
     }
+}
+
+/// Scopes with at most this many entries are scanned without the word lists.
+const PROBE_MIN: usize = 256;
+
+/// The posting lists to read for `filter`'s query, or `None` when the scope must be scanned.
+///
+/// A candidate lacking query words whose occurrences in the query add up to more than the
+/// budget is refused, so the query's rarest words are taken until their occurrences exceed
+/// it; a candidate is then in one of their lists. When even all the query's words do not
+/// exceed it (a short query), a candidate may share none of them, but then it has at most
+/// `budget − query words` words itself: the lists of those word counts are read too.
+fn probes(bucket: &Bucket, filter: WordFilter<'_>) -> Option<Vec<u64>> {
+    let words = &filter.signature.heavy_hashes;
+    // Distinct words with their occurrences and posting-list lengths, rarest first.
+    let mut distinct: Vec<(u64, usize, usize)> = Vec::new();
+    for &word in words {
+        match distinct.last_mut() {
+            Some((last, occurrences, _)) if *last == word => *occurrences += 1,
+            _ => distinct.push((word, 1, bucket.postings.get(&word).map_or(0, Vec::len))),
+        }
+    }
+    distinct.sort_by_key(|(word, _, length)| (*length, *word));
+    let mut probes = Vec::new();
+    let mut covered = 0;
+    for (word, occurrences, _) in distinct {
+        if covered > filter.budget {
+            break;
+        }
+        probes.push(word);
+        covered += occurrences;
+    }
+    if covered <= filter.budget {
+        let longest = filter.budget - covered;
+        if longest > SHORT_MAX {
+            return None;
+        }
+        probes.extend((0..=longest).map(count_key));
+    }
+    Some(probes)
 }
 
 #[cfg(test)]
@@ -331,12 +482,12 @@ mod tests {
         assert_eq!(index.len(), 8);
         for key in [0u128, 4, 8] {
             #[allow(clippy::cast_possible_truncation)]
-            let found = index.search(7, &unit(64, key as u64), 0.99, 5);
+            let found = index.search(7, &unit(64, key as u64), 0.99, 5, None);
             assert_eq!(found.len(), 1, "key {key}");
             assert_eq!(found[0].key, key);
         }
-        assert!(index.search(7, &unit(64, 3), 0.99, 5).is_empty());
-        assert!(index.search(8, &unit(64, 0), 0.0, 5).is_empty());
+        assert!(index.search(7, &unit(64, 3), 0.99, 5, None).is_empty());
+        assert!(index.search(8, &unit(64, 0), 0.0, 5, None).is_empty());
     }
 
     #[test]
@@ -356,9 +507,96 @@ mod tests {
             .collect();
         crate::embed::normalise(&mut near);
         index.insert(1, 99_999, &near, meta("near"));
-        let found = index.search(1, &base, 0.85, 3);
+        let found = index.search(1, &base, 0.85, 3, None);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].key, 99_999);
         assert!(hamming_radius(1.0) >= 12 && hamming_radius(-1.0) == 256);
+    }
+}
+
+#[cfg(test)]
+mod word_filter_tests {
+    use super::*;
+    use crate::{Guard, LexicalEmbedder, Verdict};
+
+    fn meta(text: &str) -> Arc<IndexedMeta> {
+        Arc::new(IndexedMeta {
+            text: text.into(),
+            signature: Signature::of(text),
+        })
+    }
+
+    /// Questions from a small vocabulary, so that many share words, with short ones too.
+    fn questions(count: usize) -> Vec<String> {
+        const OPENINGS: &[&str] = &["How do I", "What is the best way to", "Why", "Can I", ""];
+        const WORDS: &[&str] = &[
+            "learn", "python", "java", "fast", "cook", "rice", "water", "buy", "car", "used",
+            "cheap", "online", "money", "make", "home", "garden", "grow", "tomato", "fix",
+        ];
+        (0..count as u64)
+            .map(|i| {
+                let hash = |salt: u64| xxh3_64_with_seed(&i.to_le_bytes(), salt);
+                #[allow(clippy::cast_possible_truncation)]
+                let length = (hash(0) % 6) as usize;
+                let mut text = OPENINGS[(hash(1) % 5) as usize].to_owned();
+                for slot in 0..length {
+                    text.push(' ');
+                    text.push_str(WORDS[(hash(2 + slot as u64) % WORDS.len() as u64) as usize]);
+                }
+                text.push('?');
+                text
+            })
+            .collect()
+    }
+
+    /// The keys `guard` accepts among `found`.
+    fn accepted(guard: Guard, query: &Signature, found: &[Candidate]) -> Vec<u128> {
+        let mut keys: Vec<u128> = found
+            .iter()
+            .filter(|candidate| guard.compare(query, &candidate.meta.signature) == Verdict::Same)
+            .map(|candidate| candidate.key)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    #[test]
+    fn the_word_lists_find_every_candidate_the_scan_and_guard_accept() {
+        let embedder = LexicalEmbedder::default();
+        let texts = questions(3000);
+        let mut index = SemanticIndex::new(512);
+        index.use_sketches = false;
+        for (key, text) in texts.iter().enumerate() {
+            index.insert(1, key as u128, &embedder.embed_one(text), meta(text));
+        }
+        // Removals move entries: their lists must follow.
+        for key in (0..3000u128).step_by(7) {
+            index.remove(key);
+        }
+        let mut probed = 0;
+        for budget in [0, 1, 2, 3, 6] {
+            let guard = Guard::semantic(Some(budget));
+            for text in texts.iter().take(400).chain(&questions(3100)[3000..]) {
+                let query = embedder.embed_one(text);
+                let signature = Signature::of(text);
+                let filter = WordFilter {
+                    signature: &signature,
+                    budget,
+                };
+                let scan = index.search(1, &query, 0.3, usize::MAX, None);
+                let listed = index.search(1, &query, 0.3, usize::MAX, Some(filter));
+                assert!(listed.len() <= scan.len());
+                assert_eq!(
+                    accepted(guard, &signature, &scan),
+                    accepted(guard, &signature, &listed),
+                    "{text} with budget {budget}"
+                );
+                if probes(&index.buckets[&1], filter).is_some() {
+                    probed += 1;
+                }
+            }
+        }
+        // Nearly every query used the lists (the rest are scanned).
+        assert!(probed > 2000, "{probed}");
     }
 }

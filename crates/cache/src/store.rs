@@ -11,7 +11,7 @@ use std::{
 
 use orchestra_core::ChatResponse;
 
-use crate::index::{Candidate, IndexedMeta, SemanticIndex};
+use crate::index::{Candidate, IndexedMeta, SemanticIndex, WordFilter};
 
 /// One entry. With a shared store the response lives there and `response` is `None`: the
 /// local entry then only feeds the semantic index.
@@ -150,7 +150,7 @@ impl MemoryState {
         }
     }
 
-    /// Live semantic candidates of `scope`, best first.
+    /// Live semantic candidates of `scope`, best first (see [`SemanticIndex::search`]).
     pub(crate) fn search(
         &self,
         scope: u64,
@@ -158,11 +158,12 @@ impl MemoryState {
         threshold: f32,
         limit: usize,
         now_ms: u64,
+        filter: Option<WordFilter<'_>>,
     ) -> Vec<Candidate> {
         let Some(index) = self.index.as_ref() else {
             return Vec::new();
         };
-        let mut found = index.search(scope, query, threshold, limit.saturating_mul(2));
+        let mut found = index.search(scope, query, threshold, limit.saturating_mul(2), filter);
         found.retain(|candidate| {
             self.entries
                 .get(&candidate.key)

@@ -22,8 +22,10 @@ pub enum LatencyMode {
     /// bucket of questions with the same words that matter, and the guard.
     Semantic,
     /// Semantic with the guard and threshold of `LLM_CACHE_EMBEDDER=local` (no wording
-    /// check, similarity 0.95), still with the built-in embedder: the index searches the whole
-    /// scope (sketch pre-filter, whose radius follows the threshold, then exact re-score).
+    /// check, at most 2 words that matter changed), still with the built-in embedder: the
+    /// bucket is the whole scope, and the index reads the word lists of the question's
+    /// rarest words (or scans, for questions too short to filter) and scores only entries
+    /// within 2 changed words.
     SemanticWholeScope,
 }
 
