@@ -27,8 +27,8 @@ use std::{
 use orchestra_cache::{
     CacheSettings, Embedder, Guard, LexicalEmbedder, LexicalOptions, ResponseCache,
     eval::{
-        Confusion, LabelledPair, LatencyMode, ScoredPair, best_threshold, lookup_latency_with,
-        parse_pairs, replay_workload, score_pairs, split, with_guard,
+        Confusion, LabelledPair, LatencyMode, ScoredPair, best_threshold, check_word_lists,
+        lookup_latency_with, parse_pairs, replay_workload, score_pairs, split, with_guard,
     },
 };
 
@@ -497,6 +497,28 @@ async fn latency(args: &Args, pairs: &[LabelledPair]) {
         .iter()
         .flat_map(|pair| [pair.first.as_str(), pair.second.as_str()])
         .collect();
+    // The word lists must find every candidate the scan finds and the guard accepts: checked
+    // on the dev questions at a low threshold (many candidates) with the local model's guard.
+    let started = Instant::now();
+    let check = check_word_lists(
+        &LexicalEmbedder::default(),
+        Guard::semantic(Some(2)),
+        &questions,
+        0.5,
+    )
+    .await
+    .unwrap();
+    println!(
+        "\nword lists vs full scan on the {} dev questions (semantic guard, ≤ 2 changed, threshold 0.5): {} lookups filtered, {} entries scored instead of {}, {} candidates accepted by the guard, {} lookups differ ({:.1?})",
+        check.queries,
+        check.filtered,
+        check.scored,
+        check.filtered * check.queries,
+        check.accepted,
+        check.mismatches,
+        started.elapsed()
+    );
+    assert_eq!(check.mismatches, 0, "the word lists missed candidates");
     println!(
         "\nlookup latency (misses: the full path; entries from recombined dev questions, all in one scope):"
     );

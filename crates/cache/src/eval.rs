@@ -24,8 +24,10 @@
 //! ```
 
 mod latency;
+mod word_lists;
 
 pub use latency::{LatencyMode, LatencySummary, lookup_latency, lookup_latency_with};
+pub use word_lists::{WordListCheck, check_word_lists};
 
 use std::{
     collections::HashMap,

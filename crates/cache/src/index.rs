@@ -34,13 +34,24 @@ const EXACT_SCAN_MAX: usize = 2048;
 /// queries so short that a candidate may share none of their words.
 const SHORT_MAX: usize = 4;
 
+/// Word lists are split by the entry's count of words that matter, up to this count (longer
+/// entries share the last list).
+const LENGTH_MAX: usize = 48;
+
 /// The posting-list key of the entries with `count` words that matter (`count ≤
-/// SHORT_MAX`); word keys are hashes of the words, so a clash is as unlikely as any.
+/// SHORT_MAX`).
 fn count_key(count: usize) -> u64 {
     xxh3_64_with_seed(b"word count", count as u64)
 }
 
-/// The posting-list keys of an entry: its distinct words, and its word count if short.
+/// The posting-list key of the entries of `length` words that matter containing `word` (a
+/// word hash). Keys are hashes, so a clash between lists is as unlikely as any.
+fn word_key(word: u64, length: usize) -> u64 {
+    xxh3_64_with_seed(&word.to_le_bytes(), length.min(LENGTH_MAX) as u64)
+}
+
+/// The posting-list keys of an entry: its distinct words (at its length), and its word count
+/// if short.
 fn posting_keys(signature: &Signature) -> impl Iterator<Item = u64> + '_ {
     let hashes = &signature.heavy_hashes;
     let count = (hashes.len() <= SHORT_MAX).then(|| count_key(hashes.len()));
@@ -48,7 +59,7 @@ fn posting_keys(signature: &Signature) -> impl Iterator<Item = u64> + '_ {
         .iter()
         .enumerate()
         .filter(|(i, hash)| *i == 0 || hashes[i - 1] != **hash)
-        .map(|(_, hash)| *hash)
+        .map(|(_, hash)| word_key(*hash, hashes.len()))
         .chain(count)
 }
 
@@ -326,13 +337,28 @@ impl SemanticIndex {
         limit: usize,
         filter: Option<WordFilter<'_>>,
     ) -> Vec<Candidate> {
+        self.search_counted(scope, query, threshold, limit, filter)
+            .0
+    }
+
+    /// [`search`](Self::search), and how many entries the word lists let through to be
+    /// scored (`None`: the scope was scanned).
+    pub(crate) fn search_counted(
+        &self,
+        scope: u64,
+        query: &[f32],
+        threshold: f32,
+        limit: usize,
+        filter: Option<WordFilter<'_>>,
+    ) -> (Vec<Candidate>, Option<usize>) {
         let dims = self.dims();
         let Some(bucket) = self.buckets.get(&scope) else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
         if query.len() != dims {
-            return Vec::new();
+            return (Vec::new(), None);
         }
+        let mut scored = None;
         let query_codes = Quantised::new(query);
         let mut found: Vec<Candidate> = Vec::new();
         let mut score = |position: usize| {
@@ -355,27 +381,33 @@ impl SemanticIndex {
             .and_then(|filter| probes(bucket, filter));
         if let (Some(probes), Some(filter)) = (probes, filter) {
             let query_words = &filter.signature.heavy_hashes;
-            for (index, key) in probes.iter().enumerate() {
-                let Some(list) = bucket.postings.get(key) else {
-                    continue;
-                };
-                for &position in list {
-                    let words = &bucket.metas[position as usize].signature.heavy_hashes;
-                    // Seen already in the list of an earlier probed word.
-                    if probes[..index]
-                        .iter()
-                        .any(|earlier| words.binary_search(earlier).is_ok())
-                    {
+            let mut count = 0;
+            for (index, probe) in probes.iter().enumerate() {
+                for key in &probe.lists {
+                    let Some(list) = bucket.postings.get(key) else {
                         continue;
+                    };
+                    for &position in list {
+                        let words = &bucket.metas[position as usize].signature.heavy_hashes;
+                        // Seen already in the lists of an earlier probed word.
+                        if probes[..index].iter().any(|earlier| {
+                            earlier
+                                .word
+                                .is_some_and(|word| words.binary_search(&word).is_ok())
+                        }) {
+                            continue;
+                        }
+                        if words.len().abs_diff(query_words.len()) > filter.budget
+                            || changed_hashes(words, query_words) > filter.budget
+                        {
+                            continue;
+                        }
+                        count += 1;
+                        score(position as usize);
                     }
-                    if words.len().abs_diff(query_words.len()) > filter.budget
-                        || changed_hashes(words, query_words) > filter.budget
-                    {
-                        continue;
-                    }
-                    score(position as usize);
                 }
             }
+            scored = Some(count);
         } else if !self.use_sketches || bucket.keys.len() <= EXACT_SCAN_MAX {
             (0..bucket.keys.len()).for_each(&mut score);
         } else {
@@ -394,46 +426,83 @@ impl SemanticIndex {
         }
         found.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
         found.truncate(limit);
-        found
+        (found, scored)
     }
 }
 
 /// Scopes with at most this many entries are scanned without the word lists.
 const PROBE_MIN: usize = 256;
 
+/// Posting lists to read for one query word (or, with `word: None`, for short entries).
+#[derive(Debug)]
+struct Probe {
+    word: Option<u64>,
+    lists: Vec<u64>,
+}
+
 /// The posting lists to read for `filter`'s query, or `None` when the scope must be scanned.
 ///
-/// A candidate lacking query words whose occurrences in the query add up to more than the
-/// budget is refused, so the query's rarest words are taken until their occurrences exceed
-/// it; a candidate is then in one of their lists. When even all the query's words do not
-/// exceed it (a short query), a candidate may share none of them, but then it has at most
-/// `budget − query words` words itself: the lists of those word counts are read too.
-fn probes(bucket: &Bucket, filter: WordFilter<'_>) -> Option<Vec<u64>> {
+/// With `q` query words and a budget of `n` changed words, a candidate that shares `m` words
+/// (as a multiset) differs by `q + len − 2m`. So it lacks at most `n` query words: it
+/// contains one of the query's rarest words whose occurrences add up to more than `n`, and
+/// those are read, rarest first. A candidate found in a later word's lists contains no
+/// earlier word, so it shares at most the occurrences `r` of the words not yet read and has
+/// at most `n − q + 2r` words: only those lengths are read (a common word is read only for
+/// short entries). When even all the query's words do not exceed the budget (a short query),
+/// a candidate may share none of them, and then has at most `n − q` words: the short-count
+/// lists are read too.
+fn probes(bucket: &Bucket, filter: WordFilter<'_>) -> Option<Vec<Probe>> {
     let words = &filter.signature.heavy_hashes;
-    // Distinct words with their occurrences and posting-list lengths, rarest first.
+    let (q, n) = (words.len(), filter.budget);
+    let shortest = q.saturating_sub(n);
+    let longest = q + n;
+    // Distinct words with their occurrences and the entries listed for them, rarest first.
     let mut distinct: Vec<(u64, usize, usize)> = Vec::new();
     for &word in words {
         match distinct.last_mut() {
             Some((last, occurrences, _)) if *last == word => *occurrences += 1,
-            _ => distinct.push((word, 1, bucket.postings.get(&word).map_or(0, Vec::len))),
+            _ => distinct.push((word, 1, 0)),
         }
     }
-    distinct.sort_by_key(|(word, _, length)| (*length, *word));
+    for (word, _, listed) in &mut distinct {
+        *listed = (shortest.min(LENGTH_MAX)..=longest.min(LENGTH_MAX))
+            .filter_map(|length| bucket.postings.get(&word_key(*word, length)))
+            .map(Vec::len)
+            .sum();
+    }
+    distinct.sort_by_key(|(word, _, listed)| (*listed, *word));
     let mut probes = Vec::new();
     let mut covered = 0;
+    let mut remaining = q;
     for (word, occurrences, _) in distinct {
-        if covered > filter.budget {
+        if covered > n {
             break;
         }
-        probes.push(word);
+        // Lengths a candidate sharing only words from here on can have.
+        let upper = (n + 2 * remaining).saturating_sub(q).min(longest);
+        let lists = if n + 2 * remaining < q || upper < shortest {
+            Vec::new()
+        } else {
+            (shortest.min(LENGTH_MAX)..=upper.min(LENGTH_MAX))
+                .map(|length| word_key(word, length))
+                .collect()
+        };
+        probes.push(Probe {
+            word: Some(word),
+            lists,
+        });
         covered += occurrences;
+        remaining -= occurrences;
     }
-    if covered <= filter.budget {
-        let longest = filter.budget - covered;
+    if covered <= n {
+        let longest = n - covered;
         if longest > SHORT_MAX {
             return None;
         }
-        probes.extend((0..=longest).map(count_key));
+        probes.push(Probe {
+            word: None,
+            lists: (0..=longest).map(count_key).collect(),
+        });
     }
     Some(probes)
 }
@@ -563,7 +632,14 @@ mod word_filter_tests {
     #[test]
     fn the_word_lists_find_every_candidate_the_scan_and_guard_accept() {
         let embedder = LexicalEmbedder::default();
-        let texts = questions(3000);
+        let mut texts = questions(3000);
+        // Entries longer than the longest word list of their own.
+        for (at, words) in [(10, 60), (20, 61), (30, 47), (40, 49)] {
+            texts[at] = (0..words)
+                .map(|i| format!("word{}", i % 53))
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
         let mut index = SemanticIndex::new(512);
         index.use_sketches = false;
         for (key, text) in texts.iter().enumerate() {
@@ -573,10 +649,13 @@ mod word_filter_tests {
         for key in (0..3000u128).step_by(7) {
             index.remove(key);
         }
-        let mut probed = 0;
+        let (mut probed, mut found) = (0, 0);
         for budget in [0, 1, 2, 3, 6] {
             let guard = Guard::semantic(Some(budget));
-            for text in texts.iter().take(400).chain(&questions(3100)[3000..]) {
+            let mut queries: Vec<String> = texts.iter().take(400).cloned().collect();
+            queries.extend_from_slice(&questions(3100)[3000..]);
+            queries.push(texts[10].replace("word7 ", "other "));
+            for text in &queries {
                 let query = embedder.embed_one(text);
                 let signature = Signature::of(text);
                 let filter = WordFilter {
@@ -586,11 +665,13 @@ mod word_filter_tests {
                 let scan = index.search(1, &query, 0.3, usize::MAX, None);
                 let listed = index.search(1, &query, 0.3, usize::MAX, Some(filter));
                 assert!(listed.len() <= scan.len());
+                let expected = accepted(guard, &signature, &scan);
                 assert_eq!(
-                    accepted(guard, &signature, &scan),
+                    expected,
                     accepted(guard, &signature, &listed),
                     "{text} with budget {budget}"
                 );
+                found += expected.len();
                 if probes(&index.buckets[&1], filter).is_some() {
                     probed += 1;
                 }
@@ -598,5 +679,7 @@ mod word_filter_tests {
         }
         // Nearly every query used the lists (the rest are scanned).
         assert!(probed > 2000, "{probed}");
+        // And the comparison was not empty.
+        assert!(found > 2000, "{found}");
     }
 }
