@@ -261,6 +261,10 @@ fn guards() -> Vec<(&'static str, Guard)> {
         ("wording, 1 extra word", one_extra),
         ("semantic, ≤ 1 changed word", Guard::semantic(Some(1))),
         ("semantic, ≤ 2 changed words", Guard::semantic(Some(2))),
+        (
+            "semantic ≤ 2, reworded ≥ 0.95",
+            Guard::semantic(Some(2)).reworded_at(0.95),
+        ),
         ("semantic, ≤ 3 changed words", Guard::semantic(Some(3))),
         ("semantic, ≤ 4 changed words", Guard::semantic(Some(4))),
         ("semantic, ≤ 6 changed words", Guard::semantic(Some(6))),

@@ -233,11 +233,16 @@ pub async fn score_pairs(
                     "the embedder returned fewer vectors than texts",
                 ));
             };
+            let similarity = Quantised::new(a).dot(&Quantised::new(b));
             scored.push(ScoredPair {
                 same: pair.same,
                 source: pair.source.clone(),
-                similarity: Quantised::new(a).dot(&Quantised::new(b)),
-                verdict: guard.compare(&Signature::of(&pair.first), &Signature::of(&pair.second)),
+                similarity,
+                verdict: guard.judge(
+                    &Signature::of(&pair.first),
+                    &Signature::of(&pair.second),
+                    similarity,
+                ),
             });
         }
     }
@@ -251,7 +256,11 @@ pub fn with_guard(pairs: &[LabelledPair], scored: &[ScoredPair], guard: Guard) -
         .iter()
         .zip(scored)
         .map(|(pair, scored)| ScoredPair {
-            verdict: guard.compare(&Signature::of(&pair.first), &Signature::of(&pair.second)),
+            verdict: guard.judge(
+                &Signature::of(&pair.first),
+                &Signature::of(&pair.second),
+                scored.similarity,
+            ),
             ..scored.clone()
         })
         .collect()

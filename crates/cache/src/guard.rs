@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, fmt};
 
-use crate::text::{is_light, is_negation, is_stopword, tokens};
+use crate::text::{is_determiner, is_light, is_negation, is_possessive, is_stopword, tokens};
 
 /// Checks that run after the similarity threshold, on the two question texts.
 ///
@@ -19,7 +19,10 @@ use crate::text::{is_light, is_negation, is_stopword, tokens};
 ///   (articles, present-tense auxiliaries, `I`/`you`/`my`/`your`, fillers such as `really`)
 ///   and in word forms (`learn`/`learning`); any other word added, dropped, swapped or moved
 ///   means a different question ("learn python" ≠ "learn java", "Does the moon…" ≠ "Why
-///   does the moon…", "X beat Y" ≠ "Y beat X").
+///   does the moon…", "X beat Y" ≠ "Y beat X");
+/// - **possessives**: a `my` or `your` dropped without another determiner in its place
+///   (`the`, `a`, …) is another question ("…expect *my* confirmation mail?" ≠ "…expect
+///   confirmation mail?"); `my` ↔ `your` ↔ `the` is fine.
 ///
 /// The wording check is what makes the cache trustworthy on adversarial pairs, and what
 /// limits its recall: measured figures are in docs/caching.md.
@@ -38,7 +41,7 @@ use crate::text::{is_light, is_negation, is_stopword, tokens};
 /// assert_eq!(guard.check("What is Rust?", "what is rust"), Verdict::Same);
 /// assert_eq!(guard.check("How can I learn Python?", "How do you learn python"), Verdict::Same);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Guard {
     /// Require the same numbers.
@@ -64,6 +67,12 @@ pub struct Guard {
     /// reach America?". Implied by `wording` except for `what`/`which`, which it treats as
     /// light.
     pub question: bool,
+    /// Refuse a possessive (`my`, `your`) dropped without another determiner in its place.
+    pub possessives: bool,
+    /// When the words that matter differ at all (a reworded question), the similarity must
+    /// also reach this: synonyms only when the model agrees strongly, while questions with
+    /// the same words need only the cache's threshold. `None`: no extra bar.
+    pub reworded_similarity: Option<f32>,
 }
 
 impl Default for Guard {
@@ -77,6 +86,8 @@ impl Default for Guard {
             word_order: true,
             changed_words: None,
             question: false,
+            possessives: true,
+            reworded_similarity: None,
         }
     }
 }
@@ -92,6 +103,8 @@ impl Guard {
         word_order: false,
         changed_words: None,
         question: false,
+        possessives: false,
+        reworded_similarity: None,
     };
 
     /// The checks that do not depend on exact wording: numbers, names, negation, question
@@ -108,7 +121,16 @@ impl Guard {
             word_order: true,
             changed_words,
             question: true,
+            possessives: true,
+            reworded_similarity: None,
         }
+    }
+
+    /// This guard with rewordings (any word that matters changed) served only at
+    /// `similarity` or above; see [`reworded_similarity`](Self::reworded_similarity).
+    pub const fn reworded_at(mut self, similarity: f32) -> Guard {
+        self.reworded_similarity = Some(similarity);
+        self
     }
 
     /// The most words that matter a candidate may differ by (multiset difference of the
@@ -123,9 +145,39 @@ impl Guard {
         }
     }
 
-    /// Compares two questions.
+    /// Compares two questions (without [`reworded_similarity`](Self::reworded_similarity);
+    /// see [`check_at`](Self::check_at)).
     pub fn check(&self, a: &str, b: &str) -> Verdict {
         self.compare(&Signature::of(a), &Signature::of(b))
+    }
+
+    /// Compares two questions whose embeddings have `similarity`.
+    ///
+    /// ```
+    /// use orchestra_cache::{Guard, Verdict};
+    ///
+    /// let guard = Guard::semantic(Some(2)).reworded_at(0.95);
+    /// let (a, b) = ("How do I learn Python?", "How do I study Python?");
+    /// assert_eq!(guard.check_at(a, b, 0.9), Verdict::Reworded);
+    /// assert_eq!(guard.check_at(a, b, 0.96), Verdict::Same);
+    /// assert_eq!(guard.check_at(a, "how can I learn python", 0.9), Verdict::Same);
+    /// ```
+    pub fn check_at(&self, a: &str, b: &str, similarity: f32) -> Verdict {
+        self.judge(&Signature::of(a), &Signature::of(b), similarity)
+    }
+
+    /// [`compare`](Self::compare), then the bar for rewordings.
+    pub(crate) fn judge(&self, a: &Signature, b: &Signature, similarity: f32) -> Verdict {
+        match self.compare(a, b) {
+            Verdict::Same
+                if self
+                    .reworded_similarity
+                    .is_some_and(|bar| similarity < bar && a.heavy != b.heavy) =>
+            {
+                Verdict::Reworded
+            }
+            verdict => verdict,
+        }
     }
 
     /// Compares two precomputed signatures.
@@ -156,6 +208,9 @@ impl Guard {
         {
             return Verdict::Wording;
         }
+        if self.possessives && (a.drops_possessive(b) || b.drops_possessive(a)) {
+            return Verdict::Wording;
+        }
         Verdict::Same
     }
 }
@@ -175,10 +230,12 @@ pub enum Verdict {
     Negation,
     /// A word that matters was added, dropped, swapped or moved.
     Wording,
+    /// Reworded, and the similarity is below the guard's bar for rewordings.
+    Reworded,
 }
 
 impl Verdict {
-    /// `same`, `different_numbers`, `different_names`, `negation` or `wording`.
+    /// `same`, `different_numbers`, `different_names`, `negation`, `wording` or `reworded`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Same => "same",
@@ -186,6 +243,7 @@ impl Verdict {
             Verdict::DifferentNames => "different_names",
             Verdict::Negation => "negation",
             Verdict::Wording => "wording",
+            Verdict::Reworded => "reworded",
         }
     }
 }
@@ -213,6 +271,10 @@ pub(crate) struct Signature {
     heavy: Vec<String>,
     /// Hashes of `heavy`, sorted (repeats kept): the index's word pre-filter.
     pub(crate) heavy_hashes: Vec<u64>,
+    /// How many possessive determiners (`my`, `your`).
+    possessives: usize,
+    /// How many light determiners (possessives included).
+    determiners: usize,
 }
 
 impl Signature {
@@ -238,6 +300,8 @@ impl Signature {
             if !is_light(&token.text) {
                 signature.heavy.push(stem(&token.text));
             }
+            signature.possessives += usize::from(is_possessive(&token.text));
+            signature.determiners += usize::from(is_determiner(&token.text));
             signature.words.push(token.text.clone());
         }
         signature.numbers.sort();
@@ -260,6 +324,12 @@ impl Signature {
             text.push(0);
         }
         xxhash_rust::xxh3::xxh3_64(&text)
+    }
+
+    /// Whether this text has a possessive that `other` drops without putting another
+    /// determiner in its place (more possessives here, and more determiners in all).
+    fn drops_possessive(&self, other: &Signature) -> bool {
+        self.possessives > other.possessives && self.determiners > other.determiners
     }
 
     /// Whether `name` occurs as a word here, in any case.
@@ -524,5 +594,58 @@ mod tests {
             guard.check("How do I learn Python?", "How can I learn python quickly?"),
             Verdict::Wording
         );
+    }
+
+    #[test]
+    fn a_possessive_may_be_replaced_but_not_dropped() {
+        for guard in [Guard::default(), Guard::semantic(Some(2))] {
+            assert_eq!(
+                guard.check(
+                    "When can I expect my Cognizant confirmation mail?",
+                    "When can I expect Cognizant confirmation mail?"
+                ),
+                Verdict::Wording
+            );
+            assert_eq!(
+                guard.check(
+                    "How can I find my lost phone?",
+                    "How do I find a lost phone?"
+                ),
+                Verdict::Same
+            );
+            assert_eq!(
+                guard.check(
+                    "How do you recover your Gmail password?",
+                    "How do I recover my Gmail password?"
+                ),
+                Verdict::Same
+            );
+        }
+        let off = Guard {
+            possessives: false,
+            ..Guard::default()
+        };
+        assert_eq!(
+            off.check("Where is my car?", "Where is car?"),
+            Verdict::Same
+        );
+    }
+
+    #[test]
+    fn rewordings_need_the_higher_bar_and_same_words_do_not() {
+        let guard = Guard::semantic(Some(2)).reworded_at(0.95);
+        let (a, b) = ("How do I learn Python?", "How do I study Python?");
+        assert_eq!(guard.check_at(a, b, 0.94), Verdict::Reworded);
+        assert_eq!(guard.check_at(a, b, 0.95), Verdict::Same);
+        assert_eq!(
+            guard.check_at("How do I learn Python?", "How can I learn python", 0.5),
+            Verdict::Same
+        );
+        // The other checks come first.
+        assert_eq!(
+            guard.check_at("Is 7 prime?", "Is 9 prime?", 0.99),
+            Verdict::DifferentNumbers
+        );
+        assert_eq!(Guard::default().check_at(a, b, 0.99), Verdict::Wording);
     }
 }

@@ -196,6 +196,18 @@ pub(crate) fn is_negation(word: &str) -> bool {
     )
 }
 
+/// Possessive determiners among the light words: `my` and `your` may replace each other or
+/// another determiner, but not disappear ("When can I expect *my* confirmation mail?" asks
+/// about one mail; "When can I expect confirmation mail?" about any).
+pub(crate) fn is_possessive(word: &str) -> bool {
+    matches!(word, "my" | "your")
+}
+
+/// The light words that open a noun phrase: articles, possessives, `some`, `any`.
+pub(crate) fn is_determiner(word: &str) -> bool {
+    matches!(word, "a" | "an" | "the" | "my" | "your" | "some" | "any")
+}
+
 /// Words whose presence, absence or exchange for another light word rarely changes what a
 /// question asks: articles, present-tense auxiliaries, first/second person singular
 /// pronouns, fillers. Chosen by grammar, not fitted to the evaluation data. Sorted.
