@@ -65,20 +65,44 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
+/// The umbrella's features checked alone, one `cargo check` each.
+const FEATURES: &[&str] = &[
+    "config",
+    "openrouter",
+    "portkey",
+    "routing",
+    "resilience",
+    "resilience-redis",
+    "cache",
+    "cache-redis",
+];
+
+/// Umbrella features CI never builds: `cache-local-embed` compiles a sentence-embedding
+/// model (Candle, tokenizers: ~80 more crates, minutes of build on 2 cores);
+/// `cargo xtask cache-eval --embedder local` builds and measures it.
+const TOO_HEAVY: &[&str] = &["cache-local-embed"];
+
 /// The umbrella's features, each alone and none at all: a user who selects one feature
 /// must get a crate that builds (a missing `cfg` or an undeclared dependency shows here,
-/// never in a full-feature build).
+/// never in a full-feature build). A feature in neither [`FEATURES`] nor [`TOO_HEAVY`] fails
+/// the step, so none is skipped by forgetting it.
 fn check_umbrella_features(sh: &Shell) -> Result<()> {
-    const FEATURES: &[&str] = &[
-        "config",
-        "openrouter",
-        "portkey",
-        "routing",
-        "resilience",
-        "resilience-redis",
-        "cache",
-        "cache-redis",
-    ];
+    let metadata = cmd!(sh, "cargo metadata --no-deps --format-version 1 --locked")
+        .quiet()
+        .read()?;
+    let declared = umbrella_features(&metadata)?;
+    let unlisted: Vec<&str> = declared
+        .iter()
+        .map(String::as_str)
+        .filter(|feature| {
+            *feature != "default" && !FEATURES.contains(feature) && !TOO_HEAVY.contains(feature)
+        })
+        .collect();
+    if !unlisted.is_empty() {
+        bail!(
+            "orchestra-llm features {unlisted:?} are in neither FEATURES nor TOO_HEAVY of xtask/src/ci.rs"
+        );
+    }
     cmd!(
         sh,
         "cargo check --locked -p orchestra-llm --no-default-features"
@@ -91,7 +115,25 @@ fn check_umbrella_features(sh: &Shell) -> Result<()> {
         )
         .run()?;
     }
+    println!("not built here (too heavy for CI): {}", TOO_HEAVY.join(", "));
     Ok(())
+}
+
+/// The feature names of `orchestra-llm` in `cargo metadata` JSON.
+fn umbrella_features(metadata: &str) -> Result<Vec<String>> {
+    let metadata: serde_json::Value = serde_json::from_str(metadata)?;
+    let Some(features) = metadata["packages"]
+        .as_array()
+        .and_then(|packages| {
+            packages
+                .iter()
+                .find(|package| package["name"] == "orchestra-llm")
+        })
+        .and_then(|package| package["features"].as_object())
+    else {
+        bail!("cargo metadata lists no orchestra-llm package with features");
+    };
+    Ok(features.keys().cloned().collect())
 }
 
 /// Makes sure `redis-server` is on the PATH, installing the Debian package when it is not
@@ -138,4 +180,45 @@ fn step(name: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {
         started.elapsed()
     );
     result.map_err(|error| error.context(format!("xtask ci: step `{name}` failed")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn umbrella_features_are_read_from_cargo_metadata() {
+        let metadata = r#"{"packages": [
+            {"name": "orchestra-core", "features": {"x": []}},
+            {"name": "orchestra-llm", "features": {"default": ["cache"], "cache": [], "cache-local-embed": ["cache"]}}
+        ]}"#;
+        assert_eq!(
+            umbrella_features(metadata).unwrap(),
+            ["cache", "cache-local-embed", "default"]
+        );
+        assert!(umbrella_features(r#"{"packages": []}"#).is_err());
+        assert!(umbrella_features("not json").is_err());
+    }
+
+    #[test]
+    fn every_umbrella_feature_is_checked_or_deliberately_skipped() {
+        let manifest = include_str!("../../crates/orchestra-llm/Cargo.toml");
+        let features = manifest
+            .split("[features]")
+            .nth(1)
+            .and_then(|rest| rest.split("\n[").next())
+            .unwrap_or_default();
+        for line in features.lines() {
+            let Some((name, _)) = line.split_once(" = ") else {
+                continue;
+            };
+            let name = name.trim();
+            assert!(
+                name == "default" || FEATURES.contains(&name) || TOO_HEAVY.contains(&name),
+                "{name}"
+            );
+        }
+        assert!(TOO_HEAVY.iter().all(|heavy| !FEATURES.contains(heavy)));
+        assert!(manifest.contains("cache-local-embed = "));
+    }
 }

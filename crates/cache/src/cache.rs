@@ -6,6 +6,7 @@ mod replay;
 
 use std::{
     fmt,
+    path::{Path, PathBuf},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
@@ -119,6 +120,8 @@ pub struct CacheBuilder {
     redis_prefix: String,
     /// The embedder `LLM_CACHE_EMBEDDER` names, made in `build` unless `embedder` is set.
     configured: CacheEmbedder,
+    /// Its model folder (`LLM_CACHE_EMBEDDER=local:DIR`).
+    configured_dir: Option<PathBuf>,
 }
 
 impl Default for CacheBuilder {
@@ -135,6 +138,7 @@ impl Default for CacheBuilder {
             redis_url: None,
             redis_prefix: "orchestra:cache".to_owned(),
             configured: CacheEmbedder::Lexical,
+            configured_dir: None,
         }
     }
 }
@@ -224,7 +228,10 @@ impl CacheBuilder {
             ));
         }
         let embedder = match (self.mode, self.embedder) {
-            (CacheMode::Semantic, None) => Some(configured_embedder(self.configured)?),
+            (CacheMode::Semantic, None) => Some(configured_embedder(
+                self.configured,
+                self.configured_dir.as_deref(),
+            )?),
             (CacheMode::Semantic, Some(embedder)) => Some(embedder),
             _ => None,
         };
@@ -278,6 +285,7 @@ impl ResponseCache {
             .similarity(settings.similarity)
             .guard(guard_for(settings.embedder));
         builder.configured = settings.embedder;
+        builder.configured_dir.clone_from(&settings.embedder_dir);
         builder.redis_url.clone_from(&settings.redis_url);
         builder
     }
@@ -373,22 +381,34 @@ impl<P: Provider> Layer<P> for ResponseCache {
 }
 
 /// The near-miss guard measured with each configurable embedder (docs/caching.md): the
-/// lexical embedder needs the wording check; a sentence-embedding model can relax it.
+/// lexical embedder needs the wording check; a sentence-embedding model can relax it, and
+/// then serves a reworded question only at similarity 0.95 or above.
 pub(crate) fn guard_for(embedder: CacheEmbedder) -> Guard {
     match embedder {
-        CacheEmbedder::Local => Guard::semantic(Some(2)),
+        CacheEmbedder::Local => Guard::semantic(Some(2)).reworded_at(REWORDED_SIMILARITY),
         _ => Guard::default(),
     }
 }
 
-/// The embedder `LLM_CACHE_EMBEDDER` names.
-fn configured_embedder(embedder: CacheEmbedder) -> Result<Arc<dyn Embedder>, Error> {
-    match embedder {
+/// The similarity a reworded question needs with the local models (measured on the tuning
+/// part of the paraphrase data; docs/caching.md).
+pub(crate) const REWORDED_SIMILARITY: f32 = 0.95;
+
+/// The embedder `LLM_CACHE_EMBEDDER` names (`local:DIR`: `dir` is set).
+fn configured_embedder(
+    embedder: CacheEmbedder,
+    dir: Option<&Path>,
+) -> Result<Arc<dyn Embedder>, Error> {
+    match (embedder, dir) {
         #[cfg(feature = "local-embed")]
-        CacheEmbedder::Local => Ok(Arc::new(crate::embed::LocalEmbedder::bundled()?)),
+        (CacheEmbedder::Local, Some(dir)) => {
+            Ok(Arc::new(crate::embed::LocalEmbedder::from_dir(dir)?))
+        }
+        #[cfg(feature = "local-embed")]
+        (CacheEmbedder::Local, None) => Ok(Arc::new(crate::embed::LocalEmbedder::bundled()?)),
         #[cfg(not(feature = "local-embed"))]
-        CacheEmbedder::Local => Err(Error::config(
-            "LLM_CACHE_EMBEDDER=local needs orchestra-cache built with its `local-embed` feature",
+        (CacheEmbedder::Local, _) => Err(Error::config(
+            "LLM_CACHE_EMBEDDER=local needs orchestra-cache built with its `local-embed` feature (orchestra-llm: feature `cache-local-embed`)",
         )),
         _ => Ok(Arc::new(LexicalEmbedder::default())),
     }
@@ -465,7 +485,9 @@ impl Core {
             };
         }
         for candidate in candidates {
-            let verdict = self.guard.compare(&signature, &candidate.meta.signature);
+            let verdict =
+                self.guard
+                    .judge(&signature, &candidate.meta.signature, candidate.similarity);
             if verdict != Verdict::Same {
                 self.counters.guard_rejection();
                 tracing::debug!(

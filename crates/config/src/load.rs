@@ -1,6 +1,6 @@
 //! Reading and validating every variable, collecting all problems before reporting.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use orchestra_core::{ErrorClass, Secret};
 use serde::de::DeserializeOwned;
@@ -780,10 +780,7 @@ impl<'a> Loader<'a> {
                 }
             },
         };
-        let embedder = match self.name("LLM_CACHE_EMBEDDER", "embedder", CacheEmbedder::NAMES) {
-            Some("local") => CacheEmbedder::Local,
-            _ => defaults.embedder,
-        };
+        let (embedder, embedder_dir) = self.cache_embedder(defaults.embedder);
         let similarity = match self.raw("LLM_CACHE_SIMILARITY") {
             None => embedder.default_similarity(),
             Some((value, origin)) => match value.parse::<f32>() {
@@ -807,9 +804,62 @@ impl<'a> Loader<'a> {
             ttl,
             max_entries,
             embedder,
+            embedder_dir,
             similarity,
             redis_url,
         }
+    }
+
+    /// `LLM_CACHE_EMBEDDER`: `lexical`, `local`, or `local:DIR` with DIR a sentence-transformer
+    /// folder holding the files the local embedder loads.
+    fn cache_embedder(&mut self, default: CacheEmbedder) -> (CacheEmbedder, Option<PathBuf>) {
+        const NAME: &str = "LLM_CACHE_EMBEDDER";
+        let Some((value, origin)) = self.raw(NAME) else {
+            return (default, None);
+        };
+        let Some(dir) = value
+            .get(..6)
+            .filter(|prefix| prefix.eq_ignore_ascii_case("local:"))
+            .and_then(|_| value.get(6..))
+        else {
+            let embedder = match self.name(NAME, "embedder", CacheEmbedder::NAMES) {
+                Some("local") => CacheEmbedder::Local,
+                _ => default,
+            };
+            return (embedder, None);
+        };
+        let dir = PathBuf::from(dir.trim());
+        let missing: Vec<&str> = CacheSettings::MODEL_FILES
+            .iter()
+            .copied()
+            .filter(|file| !dir.join(file).is_file())
+            .collect();
+        if dir.as_os_str().is_empty() || !dir.is_dir() {
+            self.fail(
+                NAME,
+                Some(origin),
+                Self::invalid_value(
+                    "`lexical`, `local` or `local:DIR` with DIR an existing sentence-transformer folder",
+                    &value,
+                ),
+            );
+            return (default, None);
+        }
+        if !missing.is_empty() {
+            self.fail(
+                NAME,
+                Some(origin),
+                Self::invalid_value(
+                    &format!(
+                        "a sentence-transformer folder after `local:`, but it has no {}",
+                        missing.join(", ")
+                    ),
+                    &value,
+                ),
+            );
+            return (default, None);
+        }
+        (CacheEmbedder::Local, Some(dir))
     }
 
     fn redis_url(&mut self, name: &'static str) -> Option<Secret> {

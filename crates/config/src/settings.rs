@@ -1,6 +1,6 @@
 //! The typed settings: plain data that lower crates take instead of reading the environment.
 
-use std::{collections::BTreeMap, fmt, time::Duration};
+use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
 
 use orchestra_core::{ErrorClass, Secret};
 use serde::{Deserialize, Serialize};
@@ -179,7 +179,10 @@ impl Settings {
             "LLM_CACHE" => self.cache.mode.to_string(),
             "LLM_CACHE_TTL" => seconds(self.cache.ttl),
             "LLM_CACHE_MAX_ENTRIES" => self.cache.max_entries.to_string(),
-            "LLM_CACHE_EMBEDDER" => self.cache.embedder.to_string(),
+            "LLM_CACHE_EMBEDDER" => match &self.cache.embedder_dir {
+                Some(dir) => format!("{}:{}", self.cache.embedder, dir.display()),
+                None => self.cache.embedder.to_string(),
+            },
             "LLM_CACHE_SIMILARITY" => self.cache.similarity.to_string(),
             "LLM_CACHE_REDIS_URL" => optional(self.cache.redis_url.as_ref()),
             // A variable added to the table but not here is caught by a unit test.
@@ -600,6 +603,10 @@ pub struct CacheSettings {
     pub max_entries: usize,
     /// `LLM_CACHE_EMBEDDER`: what embeds questions for the semantic tier.
     pub embedder: CacheEmbedder,
+    /// `LLM_CACHE_EMBEDDER=local:DIR`: the sentence-transformer folder the local embedder
+    /// loads instead of its bundled model (holding [`MODEL_FILES`](Self::MODEL_FILES));
+    /// `None` for the bundled model.
+    pub embedder_dir: Option<PathBuf>,
     /// `LLM_CACHE_SIMILARITY`: the cosine similarity a semantic match needs (by default the
     /// one measured for `embedder`).
     pub similarity: f32,
@@ -612,6 +619,10 @@ impl CacheSettings {
     /// The default `LLM_CACHE_SIMILARITY` of the built-in lexical embedder, measured with
     /// `cargo xtask cache-eval` (docs/caching.md). See [`CacheEmbedder::default_similarity`].
     pub const DEFAULT_SIMILARITY: f32 = 0.5;
+
+    /// The files a model folder given as `LLM_CACHE_EMBEDDER=local:DIR` must hold.
+    pub const MODEL_FILES: &'static [&'static str] =
+        &["config.json", "tokenizer.json", "model.safetensors"];
 }
 
 impl Default for CacheSettings {
@@ -621,6 +632,7 @@ impl Default for CacheSettings {
             ttl: Duration::from_secs(3600),
             max_entries: 10_000,
             embedder: CacheEmbedder::Lexical,
+            embedder_dir: None,
             similarity: Self::DEFAULT_SIMILARITY,
             redis_url: None,
         }
@@ -657,7 +669,7 @@ impl CacheEmbedder {
     pub const fn default_similarity(self) -> f32 {
         match self {
             CacheEmbedder::Lexical => CacheSettings::DEFAULT_SIMILARITY,
-            CacheEmbedder::Local => 0.95,
+            CacheEmbedder::Local => 0.8,
         }
     }
 }

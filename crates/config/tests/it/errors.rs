@@ -103,6 +103,21 @@ rejects!(non_positive_deadline, "LLM_REQUEST_DEADLINE" => "0");
 rejects!(redis_url_is_not_echoed, "LLM_RATE_LIMIT_REDIS_URL" => "http://:hunter2@localhost:6379");
 rejects!(unknown_cache_mode, "LLM_CACHE" => "semantics");
 rejects!(unknown_cache_embedder, "LLM_CACHE_EMBEDDER" => "locale");
+rejects!(missing_cache_model_folder, "LLM_CACHE_EMBEDDER" => "local:/nonexistent/minilm");
+rejects!(empty_cache_model_folder, "LLM_CACHE_EMBEDDER" => "local:");
+
+#[test]
+fn a_cache_model_folder_must_hold_the_model_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), "{}").unwrap();
+    let value = format!("local:{}", dir.path().display());
+    let message = errors_for(&[("LLM_CACHE_EMBEDDER", &value)]);
+    assert!(message.contains("LLM_CACHE_EMBEDDER"), "{message}");
+    assert!(
+        message.contains("no tokenizer.json, model.safetensors"),
+        "{message}"
+    );
+}
 rejects!(cache_values_out_of_range, "LLM_CACHE_TTL" => "0", "LLM_CACHE_MAX_ENTRIES" => "0",
     "LLM_CACHE_SIMILARITY" => "1.5");
 rejects!(cache_redis_url_is_not_echoed, "LLM_CACHE_REDIS_URL" => "localhost:hunter2");

@@ -348,6 +348,28 @@ fn cache_settings_and_the_portkey_switch() {
     ]))
     .unwrap();
     assert!((explicit.settings.cache.similarity - 0.9).abs() < 1e-6);
+    assert_eq!(explicit.settings.cache.embedder_dir, None);
+
+    // `local:DIR`: the local embedder with a model folder.
+    let dir = tempfile::tempdir().unwrap();
+    for file in CacheSettings::MODEL_FILES {
+        std::fs::write(dir.path().join(file), "").unwrap();
+    }
+    let value = format!("LOCAL:{}", dir.path().display());
+    let folder = Settings::load(&MapEnv::from_iter([(
+        "LLM_CACHE_EMBEDDER",
+        value.as_str(),
+    )]))
+    .unwrap();
+    let cache = &folder.settings.cache;
+    assert_eq!(cache.embedder, CacheEmbedder::Local);
+    assert_eq!(cache.embedder_dir.as_deref(), Some(dir.path()));
+    assert_eq!(cache.similarity, CacheEmbedder::Local.default_similarity());
+    let described = format!("{:?}", folder.settings.describe());
+    assert!(
+        described.contains(&format!("local:{}", dir.path().display())),
+        "{described}"
+    );
     let lexical = Settings::load(&MapEnv::from_iter([("LLM_CACHE", "semantic")])).unwrap();
     assert_eq!(
         lexical.settings.cache.similarity,
