@@ -115,7 +115,10 @@ fn check_umbrella_features(sh: &Shell) -> Result<()> {
         )
         .run()?;
     }
-    println!("not built here (too heavy for CI): {}", TOO_HEAVY.join(", "));
+    println!(
+        "not built here (too heavy for CI): {}",
+        TOO_HEAVY.join(", ")
+    );
     Ok(())
 }
 

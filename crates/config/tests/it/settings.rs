@@ -356,11 +356,8 @@ fn cache_settings_and_the_portkey_switch() {
         std::fs::write(dir.path().join(file), "").unwrap();
     }
     let value = format!("LOCAL:{}", dir.path().display());
-    let folder = Settings::load(&MapEnv::from_iter([(
-        "LLM_CACHE_EMBEDDER",
-        value.as_str(),
-    )]))
-    .unwrap();
+    let folder =
+        Settings::load(&MapEnv::from_iter([("LLM_CACHE_EMBEDDER", value.as_str())])).unwrap();
     let cache = &folder.settings.cache;
     assert_eq!(cache.embedder, CacheEmbedder::Local);
     assert_eq!(cache.embedder_dir.as_deref(), Some(dir.path()));
