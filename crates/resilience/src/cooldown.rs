@@ -59,7 +59,7 @@ pub enum CooldownReason {
     InsufficientCredits,
     /// The upstream rejected the key (401/403).
     Auth,
-    /// Several server errors (5xx, timeouts, broken connections) in a row.
+    /// Server errors (5xx, timeouts, broken connections) in most of its recent answers.
     ServerErrors,
 }
 
@@ -108,7 +108,11 @@ pub struct CooldownEntry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CooldownPolicy {
-    /// Server errors in a row that put a model into cooldown.
+    /// Server failures (5xx, timeouts, broken connections) that put a model into cooldown:
+    /// at least this many among its last 32 answers, and at least half of them. On a model
+    /// that is down, that is this many in a row; a model that fails 10% of the time at
+    /// high volume, where three failures in a row come every few hundred calls, keeps
+    /// serving (its failures are retried).
     pub server_error_threshold: u32,
     /// The cooldown after those server errors.
     pub server_error_cooldown: Duration,
@@ -142,7 +146,69 @@ struct State {
 #[derive(Debug, Default)]
 struct Table {
     cooling: HashMap<CooldownTarget, State>,
-    server_errors: HashMap<CooldownTarget, u32>,
+    /// Each model's recent answers since its last cooldown, by provider, then model:
+    /// looked up by `&str`, so recording an answer allocates only the first time a model
+    /// answers.
+    recent: HashMap<String, HashMap<String, Recent>>,
+}
+
+impl Table {
+    fn record(&mut self, provider: &str, model: &str, server_failure: bool) -> Recent {
+        let recent = match self
+            .recent
+            .get_mut(provider)
+            .and_then(|models| models.get_mut(model))
+        {
+            Some(recent) => recent,
+            None => self
+                .recent
+                .entry(provider.to_owned())
+                .or_default()
+                .entry(model.to_owned())
+                .or_default(),
+        };
+        recent.push(server_failure);
+        *recent
+    }
+
+    fn forget_recent(&mut self, target: &CooldownTarget) {
+        match target {
+            CooldownTarget::Model { provider, model } => {
+                if let Some(models) = self.recent.get_mut(provider) {
+                    models.remove(model);
+                    if models.is_empty() {
+                        self.recent.remove(provider);
+                    }
+                }
+            }
+            CooldownTarget::Provider { provider } => {
+                self.recent.remove(provider);
+            }
+        }
+    }
+}
+
+/// The last (up to) 32 answers of a model, newest in the lowest bit: 1 = server failure.
+#[derive(Debug, Default, Clone, Copy)]
+struct Recent {
+    failures: u32,
+    seen: u8,
+}
+
+impl Recent {
+    const WINDOW: u8 = 32;
+
+    fn push(&mut self, failed: bool) {
+        self.failures = (self.failures << 1) | u32::from(failed);
+        self.seen = self.seen.saturating_add(1).min(Self::WINDOW);
+    }
+
+    /// Whether the window says the model is failing: at least `threshold` failures, and
+    /// at least half of the answers seen.
+    fn is_failing(self, threshold: u32) -> bool {
+        let failures = self.failures.count_ones();
+        failures >= threshold.max(1) && failures * 2 >= u32::from(self.seen)
+    }
 }
 
 /// The cooldown table: observable ([`snapshot`](Self::snapshot)) and shareable
@@ -293,7 +359,7 @@ impl Cooldowns {
             "cooldown started"
         );
         let mut table = self.lock();
-        table.server_errors.remove(&target);
+        table.forget_recent(&target);
         table.cooling.insert(
             target,
             State {
@@ -309,7 +375,7 @@ impl Cooldowns {
         let mut table = self.lock();
         for target in targets(provider, model) {
             table.cooling.remove(&target);
-            table.server_errors.remove(&target);
+            table.forget_recent(&target);
         }
         drop(table);
         self.probe_finished.notify_waiters();
@@ -382,8 +448,9 @@ impl Cooldowns {
         result: Result<(), &Error>,
         probe: Option<ProbeGuard>,
     ) {
-        // The usual case: a success, no probe, no server errors counted. Nothing to change.
-        if result.is_ok() && probe.is_none() && self.lock().server_errors.is_empty() {
+        // The usual case: a success, no probe. The answer joins the model's window.
+        if result.is_ok() && probe.is_none() {
+            self.lock().record(provider, model, false);
             self.probe_finished.notify_waiters();
             return;
         }
@@ -412,9 +479,20 @@ impl Cooldowns {
                         self.policy.server_error_cooldown,
                     );
                 } else if server_failure {
-                    *table.server_errors.entry(model_target).or_default() += 1;
+                    let recent = table.record(provider, model, true);
+                    if recent.is_failing(self.policy.server_error_threshold) {
+                        drop(table);
+                        self.start(
+                            model_target,
+                            CooldownReason::ServerErrors,
+                            result
+                                .err()
+                                .and_then(Error::retry_after)
+                                .unwrap_or(self.policy.server_error_cooldown),
+                        );
+                    }
                 } else {
-                    table.server_errors.remove(&model_target);
+                    table.record(provider, model, false);
                     if let Some(guard) = &probe {
                         table.cooling.remove(&guard.target);
                         tracing::info!(
@@ -465,24 +543,6 @@ impl Cooldowns {
                 CooldownReason::Auth,
                 self.policy.account_cooldown,
             )),
-            _ if is_server_failure(error) => {
-                let failures = self
-                    .lock()
-                    .server_errors
-                    .get(model_target)
-                    .copied()
-                    .unwrap_or_default()
-                    + 1;
-                (failures >= self.policy.server_error_threshold).then(|| {
-                    (
-                        model_target.clone(),
-                        CooldownReason::ServerErrors,
-                        error
-                            .retry_after()
-                            .unwrap_or(self.policy.server_error_cooldown),
-                    )
-                })
-            }
             _ => None,
         }
     }

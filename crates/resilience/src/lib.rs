@@ -13,7 +13,7 @@
 //!   in this process or, with the `redis` feature, shared through Redis
 //!   (`LLM_RATE_LIMIT_REDIS_URL`).
 //! - [`Cooldown`] ([`CooldownLayer`], [`Cooldowns`]): a model answering 429, a provider
-//!   answering 402/401, or a model failing several times in a row rests, then one probe
+//!   answering 402/401, or a model failing most of its recent answers rests, then one probe
 //!   request goes first. The table is observable through [`Cooldowns::snapshot`].
 //! - [`ResilienceStack`]: all three from the settings, sharing one clock.
 //!

@@ -145,6 +145,40 @@ async fn server_errors_in_a_row_rest_the_model_and_a_failed_probe_rests_it_again
     assert_eq!(inner.calls(), 4);
 }
 
+/// A model that fails now and then keeps serving, even when three failures come in a row
+/// (at volume they do, every few hundred calls); one that fails most of its recent answers
+/// rests, however well it did before.
+#[tokio::test]
+async fn occasional_server_errors_do_not_rest_a_model_but_failing_half_its_answers_does() {
+    let clock = ManualClock::new();
+    let cooldowns = table(&clock);
+    let server = || Step::Fail(Error::new(ErrorKind::Server, "down").with_status(502));
+    let mut script = Vec::new();
+    script.extend((0..40).map(|_| Step::Ok));
+    for _ in 0..6 {
+        // 30% failures, in runs of three.
+        script.extend([server(), server(), server()]);
+        script.extend((0..7).map(|_| Step::Ok));
+    }
+    script.extend((0..32).map(|_| server()));
+    let inner = Scripted::new(script);
+    let provider = CooldownLayer::new(cooldowns.clone()).layer(inner.clone());
+    for call in 0..100 {
+        let _ = provider.chat(&request(MODEL)).await;
+        assert!(cooldowns.snapshot().is_empty(), "rested after call {call}");
+    }
+    // Then it goes down. After 10 failures the window of 32 holds them and the 22 answers
+    // before (6 failures): 16 of 32, half.
+    let mut calls_until_rest = 0;
+    while cooldowns.snapshot().is_empty() {
+        let _ = provider.chat(&request(MODEL)).await;
+        calls_until_rest += 1;
+        assert!(calls_until_rest <= 32, "never rested");
+    }
+    assert_eq!(calls_until_rest, 10);
+    assert_eq!(cooldowns.snapshot()[0].reason, CooldownReason::ServerErrors);
+}
+
 #[tokio::test]
 async fn credit_and_auth_errors_rest_the_whole_provider() {
     let clock = ManualClock::new();
