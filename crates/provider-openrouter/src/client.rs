@@ -71,6 +71,8 @@ struct Inner {
     default_chain: ModelChain,
     request_timeout: Duration,
     preferences: Option<ProviderPreferences>,
+    /// `preferences` as the body's `provider` object; `None` when they set nothing.
+    wire_preferences: Option<Map<String, Value>>,
     models_cache: crate::account::ModelsCache,
 }
 
@@ -276,6 +278,38 @@ impl OpenRouter {
         Ok(body)
     }
 
+    /// The encoded body of [`body`](Self::body). A request whose `extra` leaves the keys
+    /// this provider manages alone (most of them) is written straight from the request, with
+    /// no intermediate `serde_json::Value`: the same JSON object, in a different key order.
+    fn encode_body(
+        &self,
+        request: &ChatRequest,
+        chain: &ModelChain,
+        stream: bool,
+    ) -> Result<Vec<u8>, Error> {
+        let model = chain.model.as_deref();
+        let direct = (request.model.is_none() || request.model == chain.model)
+            && request
+                .extra
+                .keys()
+                .all(|key| !MANAGED_KEYS.contains(&key.as_str()));
+        let encoded = if direct {
+            serde_json::to_vec(&DirectBody {
+                request,
+                model: if request.model.is_none() { model } else { None },
+                models: &chain.server_fallbacks,
+                provider: self.inner.wire_preferences.as_ref(),
+                stream,
+            })
+        } else {
+            serde_json::to_vec(&self.body(request, chain, stream)?)
+        };
+        encoded.map_err(|error| {
+            self.errors()
+                .decode("could not encode the request", Some(error), model)
+        })
+    }
+
     /// Sends a chat request; returns the raw response once its headers arrived.
     pub(crate) async fn send_chat(
         &self,
@@ -284,10 +318,7 @@ impl OpenRouter {
         stream: bool,
     ) -> Result<reqwest::Response, Error> {
         let model = chain.model.as_deref();
-        let body = serde_json::to_vec(&self.body(request, chain, stream)?).map_err(|error| {
-            self.errors()
-                .decode("could not encode the request", Some(error), model)
-        })?;
+        let body = self.encode_body(request, chain, stream)?;
         let mut builder = self
             .inner
             .http
@@ -445,6 +476,42 @@ impl Provider for OpenRouter {
     async fn credits(&self) -> Result<Credits, Error> {
         Ok(self.monitor_credits().await?.to_credits())
     }
+}
+
+/// Body keys the provider writes itself or that [`ChatRequest`]'s typed fields write; an
+/// `extra` holding one of them goes through [`OpenRouter::body`], which resolves the clash.
+const MANAGED_KEYS: [&str; 15] = [
+    "agent_type",
+    "max_tokens",
+    "messages",
+    "model",
+    "models",
+    "provider",
+    "response_format",
+    "seed",
+    "stop",
+    "stream",
+    "temperature",
+    "tool_choice",
+    "tools",
+    "top_p",
+    "user",
+];
+
+/// The body of a request whose `extra` manages none of [`MANAGED_KEYS`]: the request's own
+/// fields (its `extra` flattened), then what the provider adds.
+#[derive(serde::Serialize)]
+struct DirectBody<'a> {
+    #[serde(flatten)]
+    request: &'a ChatRequest,
+    /// The chain's model, when the request names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    models: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'a Map<String, Value>>,
+    stream: bool,
 }
 
 /// `X-Generation-Id`, when the body has no `id`.
@@ -623,6 +690,11 @@ impl OpenRouterBuilder {
                 fallback_models,
                 default_chain,
                 request_timeout,
+                wire_preferences: self
+                    .preferences
+                    .as_ref()
+                    .map(ProviderPreferences::to_object)
+                    .filter(|object| !object.is_empty()),
                 preferences: self.preferences,
                 models_cache: crate::account::ModelsCache::new(
                     self.models_cache_ttl.unwrap_or(DEFAULT_MODELS_CACHE_TTL),
@@ -676,6 +748,51 @@ fn is_public_header(name: &HeaderName) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orchestra_core::Message;
+    use serde_json::json;
+
+    /// Encoded directly or through a `Value`, every body is the same JSON object.
+    #[test]
+    fn encoded_body_matches_the_general_path() -> Result<(), Error> {
+        let plain = OpenRouter::builder()
+            .api_key(Secret::new("sk-or-v1-test"))
+            .default_model("a/default")
+            .fallback_models(vec!["b/one".into(), "c/two".into()])
+            .build()?;
+        let with_preferences = OpenRouter::builder()
+            .api_key(Secret::new("sk-or-v1-test"))
+            .provider_preferences(ProviderPreferences::new().order(["x"]).zdr(true))
+            .build()?;
+        let base = ChatRequest::new(vec![Message::system("be brief"), Message::user("hi")]);
+        let requests = [
+            base.clone(),
+            base.clone().model("d/own").max_tokens(16).temperature(0.5),
+            base.clone()
+                .extra("reasoning", json!({"effort": "low"}))
+                .seed(7),
+            base.clone().extra("models", json!(["e", "f", "g", "h"])),
+            base.clone()
+                .extra("provider", json!({"zdr": null, "sort": "price"})),
+            base.clone()
+                .extra("temperature", json!(1.5))
+                .temperature(0.1),
+            base.clone().extra("agent_type", json!("leaked")),
+            base.clone().extra("stream", json!(true)),
+        ];
+        for client in [&plain, &with_preferences] {
+            for request in &requests {
+                for stream in [false, true] {
+                    let chain = client.model_chain(request);
+                    let encoded = client.encode_body(request, &chain, stream)?;
+                    let decoded: Value = serde_json::from_slice(&encoded)
+                        .map_err(|error| Error::config(error.to_string()))?;
+                    let expected = Value::Object(client.body(request, &chain, stream)?);
+                    assert_eq!(decoded, expected, "{request:?}");
+                }
+            }
+        }
+        Ok(())
+    }
 
     #[test]
     fn chain_dedupes_and_splits_at_three() {
