@@ -71,7 +71,7 @@ pub(crate) enum BucketShape {
 #[derive(Debug)]
 pub(crate) struct Bucket {
     /// Unique within a [`Quotas`]: the pattern and the quota's name.
-    key: String,
+    key: Arc<str>,
     pattern: String,
     kind: QuotaKind,
     limit: u32,
@@ -141,7 +141,7 @@ impl Rule {
                 },
             };
             buckets.push(Arc::new(Bucket {
-                key: format!("{pattern}|{}", kind.as_str()),
+                key: Arc::from(format!("{pattern}|{}", kind.as_str())),
                 pattern: pattern.clone(),
                 kind,
                 limit,

@@ -129,7 +129,8 @@ struct Inner {
     idle_timeout: Duration,
     health: Option<Arc<dyn TargetHealth>>,
     clock: Arc<dyn Clock>,
-    observed: Mutex<HashMap<String, Observed>>,
+    /// By target id; looked up several times per call, so with a fast hasher.
+    observed: Mutex<HashMap<String, Observed, foldhash::fast::RandomState>>,
     catalog: tokio::sync::Mutex<Option<Arc<Catalog>>>,
     spendable_usd: Mutex<Option<f64>>,
     unknown_agents_logged: Mutex<HashSet<String>>,
@@ -299,7 +300,7 @@ impl RouterBuilder {
                 idle_timeout,
                 health: self.health,
                 clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock::new())),
-                observed: Mutex::new(HashMap::new()),
+                observed: Mutex::new(HashMap::default()),
                 catalog: tokio::sync::Mutex::new(None),
                 spendable_usd: Mutex::new(None),
                 unknown_agents_logged: Mutex::new(HashSet::new()),
@@ -308,9 +309,10 @@ impl RouterBuilder {
     }
 }
 
-/// The targets planned for one call, in order.
-pub(crate) struct Plan {
-    pub(crate) targets: Vec<Target>,
+/// The targets planned for one call, in order: the router's own, borrowed, and an agent's
+/// model that is not a configured target.
+pub(crate) struct Plan<'r> {
+    pub(crate) targets: Vec<Cow<'r, Target>>,
     /// On the router's clock.
     pub(crate) deadline: Duration,
 }
@@ -422,12 +424,15 @@ impl Router {
 
     /// Health of a target: the later of the router's own observation and the outside view.
     pub(crate) fn health(&self, target: &Target, now: Duration) -> Health {
-        let observed = lock(&self.inner.observed)
-            .get(target.id())
-            .and_then(|seen| {
-                let until = seen.cooldown_until?;
-                (until > now).then(|| (until - now, seen.cooldown_reason.clone()))
-            });
+        self.health_seen(target, lock(&self.inner.observed).get(target.id()), now)
+    }
+
+    /// [`health`](Self::health) with the router's observation of `target` already looked up.
+    fn health_seen(&self, target: &Target, seen: Option<&Observed>, now: Duration) -> Health {
+        let observed = seen.and_then(|seen| {
+            let until = seen.cooldown_until?;
+            (until > now).then(|| (until - now, seen.cooldown_reason.clone()))
+        });
         let outside = match self
             .inner
             .health
@@ -450,58 +455,66 @@ impl Router {
     }
 
     /// The targets for `request`, in the order to try them.
-    pub(crate) async fn plan(&self, request: &ChatRequest) -> Plan {
+    pub(crate) async fn plan(&self, request: &ChatRequest) -> Plan<'_> {
         let started = self.now();
         let catalog = self.catalog().await;
         let preferred = self.preferred_model(request);
-        let mut targets: Cow<'_, [Target]> = Cow::Borrowed(&self.inner.targets);
+        let configured = &self.inner.targets;
+        let mut extra = None;
         if let Some(model) = &preferred
-            && !targets.iter().any(|target| target.model() == model)
+            && !configured.iter().any(|target| target.model() == model)
         {
             // The agent's model is not a configured target: ask the first target's
             // provider for it.
-            let provider = Arc::clone(targets[0].provider());
-            targets.to_mut().push(Target::new(provider, model.clone()));
+            let provider = Arc::clone(configured[0].provider());
+            extra = Some(Target::new(provider, model.clone()));
         }
         let now = self.now();
-        let candidates: Vec<Candidate<'_>> = targets
-            .iter()
-            .map(|target| {
-                let listed = catalog
-                    .as_ref()
-                    .and_then(|catalog| catalog.get(target.model()));
-                Candidate {
-                    target,
-                    health: self.health(target, now),
-                    pricing: target
-                        .configured_pricing()
-                        .or_else(|| listed.and_then(|listed| listed.0)),
-                    context_length: target
-                        .configured_context_length()
-                        .or_else(|| listed.and_then(|listed| listed.1)),
-                    latency: lock(&self.inner.observed)
-                        .get(target.id())
-                        .and_then(|seen| seen.latency_ewma),
-                    preferred: preferred.as_deref() == Some(target.model()),
-                }
-            })
-            .collect();
+        let candidates: Vec<Candidate<'_>> = {
+            // One lock and one lookup per target for its cooldown and its latency.
+            let observed = lock(&self.inner.observed);
+            configured
+                .iter()
+                .chain(extra.as_ref())
+                .map(|target| {
+                    let listed = catalog
+                        .as_ref()
+                        .and_then(|catalog| catalog.get(target.model()));
+                    let seen = observed.get(target.id());
+                    Candidate {
+                        target,
+                        health: self.health_seen(target, seen, now),
+                        pricing: target
+                            .configured_pricing()
+                            .or_else(|| listed.and_then(|listed| listed.0)),
+                        context_length: target
+                            .configured_context_length()
+                            .or_else(|| listed.and_then(|listed| listed.1)),
+                        latency: seen.and_then(|seen| seen.latency_ewma),
+                        preferred: preferred.as_deref() == Some(target.model()),
+                    }
+                })
+                .collect()
+        };
         let context = RoutingContext {
             request,
             estimated_prompt_tokens: estimate_prompt_tokens(request),
             spendable_usd: *lock(&self.inner.spendable_usd),
         };
         let mut order = self.inner.strategy.plan(&context, &candidates);
-        order.retain(|&index| index < candidates.len());
-        let mut seen = HashSet::new();
-        order.retain(|&index| seen.insert(index));
+        let mut seen = vec![false; candidates.len()];
+        order.retain(|&index| index < seen.len() && !std::mem::replace(&mut seen[index], true));
         if let Some(lead) = candidates.iter().position(|candidate| candidate.preferred) {
             order.retain(|&index| index != lead);
             order.insert(0, lead);
         }
+        drop(candidates);
         let planned = order
             .into_iter()
-            .map(|index| targets[index].clone())
+            .filter_map(|index| match configured.get(index) {
+                Some(target) => Some(Cow::Borrowed(target)),
+                None => extra.clone().map(Cow::Owned),
+            })
             .collect();
         Plan {
             targets: planned,
@@ -724,7 +737,11 @@ impl Walk {
     /// One that failed otherwise in this call (server errors, refused connections) already
     /// had its retries below; waiting for its cooldown would multiply `LLM_MAX_RETRIES`
     /// and turn a refused connection into a two-minute timeout.
-    pub(crate) fn wait_for_recovery(&mut self, router: &Router, plan: &Plan) -> Option<Duration> {
+    pub(crate) fn wait_for_recovery(
+        &mut self,
+        router: &Router,
+        plan: &Plan<'_>,
+    ) -> Option<Duration> {
         let now = router.now();
         let mut earliest: Option<Duration> = None;
         for target in &plan.targets {

@@ -135,6 +135,9 @@ enum BucketState {
     Window(WindowBucket),
 }
 
+/// The buckets by key (shared with the [`Bucket`], so an entry costs no copy of it).
+type Buckets = HashMap<Arc<str>, Entry, foldhash::fast::RandomState>;
+
 struct Entry {
     shape: BucketShape,
     state: BucketState,
@@ -144,7 +147,8 @@ struct Entry {
 /// arithmetic steps per quota, never held across an `.await`.
 pub(crate) struct LocalBackend {
     clock: Arc<dyn Clock>,
-    buckets: Mutex<HashMap<String, Entry>>,
+    /// By bucket key; every admitted request looks its buckets up twice (check, commit).
+    buckets: Mutex<Buckets>,
 }
 
 impl std::fmt::Debug for LocalBackend {
@@ -157,19 +161,21 @@ impl LocalBackend {
     pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             clock,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::default()),
         }
     }
 
     fn entry<'a>(
-        buckets: &'a mut HashMap<String, Entry>,
+        buckets: &'a mut Buckets,
         bucket: &Bucket,
         clock: &Arc<dyn Clock>,
     ) -> &'a mut Entry {
-        let entry = buckets.entry(bucket.key.clone()).or_insert_with(|| Entry {
-            shape: bucket.shape,
-            state: new_state(bucket.shape, clock),
-        });
+        let entry = buckets
+            .entry(Arc::clone(&bucket.key))
+            .or_insert_with(|| Entry {
+                shape: bucket.shape,
+                state: new_state(bucket.shape, clock),
+            });
         if entry.shape != bucket.shape {
             // The limit changed: a window keeps its count, a GCRA bucket starts afresh.
             let keep_window = matches!(
