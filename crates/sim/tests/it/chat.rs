@@ -199,3 +199,44 @@ async fn unavailable_model_is_404() {
     assert_eq!(status, 404);
     assert_eq!(v["error"]["message"], "No endpoints found for gone/model.");
 }
+
+/// HTTP/2 with prior knowledge (h2c): the same answers, many streams on one connection.
+#[tokio::test]
+async fn serves_http2_with_prior_knowledge() {
+    let sim = start(SimConfig::default()).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let url = format!("{}/chat/completions", sim.base_url());
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let mut request = body("openai/gpt-4o-mini", &format!("question {i}"));
+        let stream = i % 2 == 1;
+        if stream {
+            request["stream"] = json!(true);
+        }
+        let sent = client
+            .post(&url)
+            .bearer_auth(crate::KEY)
+            .json(&request)
+            .send();
+        calls.spawn(async move {
+            let response = sent.await.unwrap();
+            assert_eq!(response.version(), reqwest::Version::HTTP_2);
+            assert_eq!(response.status(), 200);
+            (stream, response.text().await.unwrap())
+        });
+    }
+    while let Some(joined) = calls.join_next().await {
+        let (stream, text) = joined.unwrap();
+        if stream {
+            assert_eq!(sse_events(&text).last().map(String::as_str), Some("[DONE]"));
+        } else {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["model"], "openai/gpt-4o-mini");
+        }
+    }
+    assert_eq!(sim.model_stats("openai/gpt-4o-mini").successes, 300);
+}
