@@ -42,6 +42,22 @@ pub fn http_client(
     headers: HeaderMap,
     read_timeout: Option<Duration>,
 ) -> Result<reqwest::Client, Error> {
+    http_client_builder(request_timeout, headers, read_timeout)?
+        .build()
+        .map_err(|error| Error::config("could not build the HTTP client").with_source(error))
+}
+
+/// The builder [`http_client`] builds, for a provider to add its own options (such as
+/// HTTP/2 with prior knowledge) first.
+///
+/// # Errors
+///
+/// [`ErrorKind::Config`](orchestra_core::ErrorKind::Config) for a zero timeout.
+pub fn http_client_builder(
+    request_timeout: Duration,
+    headers: HeaderMap,
+    read_timeout: Option<Duration>,
+) -> Result<reqwest::ClientBuilder, Error> {
     if request_timeout.is_zero() {
         return Err(Error::config(
             "the request timeout must be greater than zero",
@@ -54,7 +70,5 @@ pub fn http_client(
     if let Some(read_timeout) = read_timeout {
         builder = builder.read_timeout(read_timeout);
     }
-    builder
-        .build()
-        .map_err(|error| Error::config("could not build the HTTP client").with_source(error))
+    Ok(builder)
 }

@@ -45,7 +45,7 @@ pub use errors::{
     ErrorMapper, Failure, body_message, decode_error, mentions_context_length, parse_retry_after,
     transport_error, truncate,
 };
-pub use http::{base_url, http_client};
+pub use http::{base_url, http_client, http_client_builder};
 pub use limits::{
     MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BODY_BYTES, MAX_SSE_EVENT_BYTES, MAX_SSE_LINE_BYTES,
     MAX_STREAM_CHOICES, MAX_STREAM_TEXT_BYTES,

@@ -554,6 +554,7 @@ pub struct OpenRouterBuilder {
     request_timeout: Option<Duration>,
     preferences: Option<ProviderPreferences>,
     models_cache_ttl: Option<Duration>,
+    http2_prior_knowledge: bool,
 }
 
 impl fmt::Debug for OpenRouterBuilder {
@@ -568,6 +569,7 @@ impl fmt::Debug for OpenRouterBuilder {
             .field("request_timeout", &self.request_timeout)
             .field("preferences", &self.preferences)
             .field("models_cache_ttl", &self.models_cache_ttl)
+            .field("http2_prior_knowledge", &self.http2_prior_knowledge)
             .finish()
     }
 }
@@ -639,6 +641,16 @@ impl OpenRouterBuilder {
         self
     }
 
+    /// Speaks HTTP/2 from the first byte, without negotiating it: for an `http://` base URL
+    /// whose server serves HTTP/2 in clear text (h2c), such as the simulator or a local
+    /// gateway, so that concurrent requests share one connection as they do against
+    /// OpenRouter. Over `https://` HTTP/2 is negotiated anyway (TLS ALPN); with this option
+    /// a server that only speaks HTTP/1.1 fails every request. Default off.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.http2_prior_knowledge = true;
+        self
+    }
+
     /// Validates the configuration and builds the client (one connection pool).
     ///
     /// # Errors
@@ -675,8 +687,17 @@ impl OpenRouterBuilder {
         }
         let default_chain = build_chain(default_model.clone(), &fallback_models);
 
-        let http =
-            orchestra_openai_compat::http_client(request_timeout, headers, Some(request_timeout))?;
+        let mut http = orchestra_openai_compat::http_client_builder(
+            request_timeout,
+            headers,
+            Some(request_timeout),
+        )?;
+        if self.http2_prior_knowledge {
+            http = http.http2_prior_knowledge();
+        }
+        let http = http
+            .build()
+            .map_err(|error| Error::config("could not build the HTTP client").with_source(error))?;
 
         Ok(OpenRouter {
             inner: Arc::new(Inner {

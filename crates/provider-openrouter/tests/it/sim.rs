@@ -91,3 +91,32 @@ async fn plain_reqwest_clients_keep_working_beside_ours() {
     assert_eq!(status, 200);
     assert!(!ours.models().await.unwrap().is_empty());
 }
+
+/// `http2_prior_knowledge`: chat and streams over h2c, concurrent calls on one connection.
+#[tokio::test]
+async fn http2_prior_knowledge_against_the_simulator() {
+    let sim = simulator().await;
+    let client = OpenRouter::builder()
+        .api_key(Secret::new("sk-or-v1-sim"))
+        .base_url(sim.base_url())
+        .default_model("openai/gpt-4o-mini")
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let request = ChatRequest::new(vec![Message::user("hello")]).max_tokens(16);
+    let calls = (0..50).map(|_| client.chat(&request));
+    for response in futures_util::future::join_all(calls).await {
+        assert!(
+            response
+                .unwrap()
+                .content()
+                .unwrap()
+                .starts_with("openai/gpt-4o-mini")
+        );
+    }
+    let streamed = collect_stream(client.chat_stream(&request).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(streamed.model, "openai/gpt-4o-mini");
+    assert_eq!(sim.model_stats("openai/gpt-4o-mini").successes, 51);
+}
