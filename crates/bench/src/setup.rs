@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use orchestra_llm::{
     LlmClient, Message,
     config::{MapEnv, Settings},
+    openrouter::OpenRouter,
     resilience::Clock,
 };
 use orchestra_sim::{SimConfig, Simulator};
@@ -96,6 +97,22 @@ pub(crate) fn stack(settings: Settings, clock: Option<Arc<dyn Clock>>) -> Result
         .map_err(|error| anyhow!("building the stack: {error}"))
 }
 
+/// The full stack as [`stack`] builds it, its OpenRouter provider speaking HTTP/2 with prior
+/// knowledge (the simulator serves h2c), so in-flight requests share one connection as they
+/// do against OpenRouter over TLS.
+pub(crate) fn stack_http2(settings: Settings) -> Result<LlmClient> {
+    let openrouter = OpenRouter::builder_from_settings(&settings)
+        // The router does the fallbacks, as LlmClient's own OpenRouter client has it.
+        .fallback_models(Vec::new())
+        .http2_prior_knowledge()
+        .build()
+        .map_err(|error| anyhow!("building the HTTP/2 provider: {error}"))?;
+    LlmClient::builder(settings)
+        .provider("openrouter", Arc::new(openrouter))
+        .build()
+        .map_err(|error| anyhow!("building the stack: {error}"))
+}
+
 /// The benchmark request's messages.
 pub(crate) fn messages() -> [Message; 2] {
     [Message::system(SYSTEM), Message::user(QUESTION)]
@@ -143,10 +160,17 @@ impl Plain {
 
     /// A baseline for the simulator at `base_url` (`http://…/api/v1`).
     pub(crate) fn from_base_url(base_url: &str) -> Result<Self> {
+        Self::with_client(base_url, reqwest::Client::builder())
+    }
+
+    /// A baseline speaking HTTP/2 with prior knowledge (h2c) to the simulator at `base_url`.
+    pub(crate) fn http2(base_url: &str) -> Result<Self> {
+        Self::with_client(base_url, reqwest::Client::builder().http2_prior_knowledge())
+    }
+
+    fn with_client(base_url: &str, builder: reqwest::ClientBuilder) -> Result<Self> {
         Ok(Self {
-            client: reqwest::Client::builder()
-                .build()
-                .context("building the reqwest client")?,
+            client: builder.build().context("building the reqwest client")?,
             url: format!("{base_url}/chat/completions"),
             auth: format!("Bearer {KEY}"),
         })
