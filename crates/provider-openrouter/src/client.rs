@@ -401,12 +401,13 @@ impl OpenRouter {
         started: Instant,
     ) -> Result<ChatResponse, Error> {
         let model = chain.model.as_deref();
-        let response = self.send_chat(request, chain, false).await?;
+        let mut response = self.send_chat(request, chain, false).await?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
             return Err(self.error_from_response(response, model).await);
         }
-        let headers = response.headers().clone();
+        // Moved out, not copied: reading the body needs only its length, which hyper keeps.
+        let headers = std::mem::take(response.headers_mut());
         let body = read_body(
             response,
             MAX_RESPONSE_BODY_BYTES,
