@@ -1,7 +1,6 @@
 //! The [`Router`]: a [`Provider`] that spreads requests over targets.
 
 use std::{
-    borrow::Cow,
     collections::{BTreeMap, HashMap, HashSet},
     fmt,
     sync::{Arc, Mutex, PoisonError},
@@ -309,12 +308,29 @@ impl RouterBuilder {
     }
 }
 
-/// The targets planned for one call, in order: the router's own, borrowed, and an agent's
-/// model that is not a configured target.
+/// The targets planned for one call, in order: indices into the router's own targets (kept
+/// small, since a plan lives as long as its call), then an agent's model that is not a
+/// configured target.
 pub(crate) struct Plan<'r> {
-    pub(crate) targets: Vec<Cow<'r, Target>>,
+    configured: &'r [Target],
+    extra: Option<Target>,
+    order: Vec<usize>,
     /// On the router's clock.
     pub(crate) deadline: Duration,
+}
+
+impl Plan<'_> {
+    /// The targets in the order to try them.
+    pub(crate) fn targets(&self) -> impl Iterator<Item = &Target> {
+        self.order
+            .iter()
+            .filter_map(|&index| self.configured.get(index).or(self.extra.as_ref()))
+    }
+
+    /// How many targets the plan holds.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
 }
 
 impl Router {
@@ -509,15 +525,10 @@ impl Router {
             order.insert(0, lead);
         }
         drop(candidates);
-        let planned = order
-            .into_iter()
-            .filter_map(|index| match configured.get(index) {
-                Some(target) => Some(Cow::Borrowed(target)),
-                None => extra.clone().map(Cow::Owned),
-            })
-            .collect();
         Plan {
-            targets: planned,
+            configured,
+            extra,
+            order,
             deadline: started.saturating_add(self.inner.deadline),
         }
     }
@@ -744,7 +755,7 @@ impl Walk {
     ) -> Option<Duration> {
         let now = router.now();
         let mut earliest: Option<Duration> = None;
-        for target in &plan.targets {
+        for target in plan.targets() {
             if self.refused_providers.contains(target.provider().name())
                 || self.spent.contains(target.id())
             {
@@ -829,13 +840,13 @@ impl Provider for Router {
         let plan = self.plan(request).await;
         let mut walk = Walk::new();
         loop {
-            for (index, target) in plan.targets.iter().enumerate() {
+            for (index, target) in plan.targets().enumerate() {
                 if !walk.admit(self, target) {
                     continue;
                 }
                 let routed = request_for(request, target);
                 let started = tokio::time::Instant::now();
-                let has_fallback = index + 1 < plan.targets.len();
+                let has_fallback = index + 1 < plan.len();
                 let call = with_fallback_available(has_fallback, target.provider().chat(&routed));
                 let result = tokio::select! {
                     result = call => Ok(result),

@@ -27,13 +27,13 @@ pub(crate) async fn chat_stream(
     let plan = router.plan(request).await;
     let mut walk = Walk::new();
     loop {
-        for (index, target) in plan.targets.iter().enumerate() {
+        for (index, target) in plan.targets().enumerate() {
             if !walk.admit(router, target) {
                 continue;
             }
             let routed = request_for(request, target);
             let started = Instant::now();
-            let has_fallback = index + 1 < plan.targets.len();
+            let has_fallback = index + 1 < plan.len();
             let opened =
                 with_fallback_available(has_fallback, open(router, target, &routed, plan.deadline));
             match opened.await {
