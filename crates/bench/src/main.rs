@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick] [--only N,…] [--out DIR]`: issue 10's seven measurements
+//! `cargo xtask bench [--quick] [--only N,…] [--goodput-scales S,…] [--out DIR]`: issue 10's seven measurements
 //! of orchestra-llm against plain reqwest on the built-in simulator. Writes
 //! `results.json`, `results.md` and SVG charts to `DIR` (default `target/bench`).
 //!
@@ -48,6 +48,7 @@ struct Args {
     quick: bool,
     only: Vec<usize>,
     out: PathBuf,
+    goodput_scales: Option<Vec<f64>>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
@@ -55,6 +56,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
         quick: false,
         only: Vec::new(),
         out: PathBuf::from("target/bench"),
+        goodput_scales: None,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -70,8 +72,26 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
                 }
             }
             "--out" => parsed.out = PathBuf::from(args.next().context("--out needs a path")?),
+            "--goodput-scales" => {
+                let list = args
+                    .next()
+                    .context("--goodput-scales needs a list such as 60,10")?;
+                let mut scales = Vec::new();
+                for item in list.split(',') {
+                    let scale: f64 = item
+                        .trim()
+                        .parse()
+                        .context("--goodput-scales takes numbers")?;
+                    if !(1.0..=600.0).contains(&scale) {
+                        bail!("--goodput-scales takes time scales from 1 to 600");
+                    }
+                    scales.push(scale);
+                }
+                parsed.goodput_scales = Some(scales);
+            }
             other => bail!(
-                "unknown argument `{other}`\nusage: orchestra-bench [--quick] [--only 1,2,…] [--out DIR]"
+                "unknown argument `{other}`\nusage: orchestra-bench [--quick] [--only 1,2,…] \
+                 [--goodput-scales 60,10] [--out DIR]"
             ),
         }
     }
@@ -105,7 +125,10 @@ fn main() -> Result<()> {
     let args = parse_args(argv)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let ctx = Ctx::new(args.quick, args.out.clone())?;
+    let mut ctx = Ctx::new(args.quick, args.out.clone())?;
+    if let Some(scales) = args.goodput_scales {
+        ctx.goodput_scales = scales;
+    }
     let mut report = Report {
         command,
         quick: args.quick,
