@@ -1,5 +1,5 @@
-//! `cargo xtask bench [--quick] [--only N,…] [--goodput-scales S,…] [--out DIR]`: issue 10's seven measurements
-//! of orchestra-llm against plain reqwest on the built-in simulator. Writes
+//! `cargo xtask bench [--quick] [--only N,…] [--goodput-scales S,…] [--out DIR]`: issue
+//! 10's seven measurements of orchestra-llm against plain reqwest on the built-in simulator. Writes
 //! `results.json`, `results.md` and SVG charts to `DIR` (default `target/bench`).
 //!
 //! The binary also runs itself as a child process for measurement 6 (`scale-child`), so
