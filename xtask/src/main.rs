@@ -59,7 +59,7 @@ commands:
              [--data PATH]
                      measure the response cache on ../shared/data/paraphrase (release;
                      `local` adds the bundled MiniLM model, feature local-embed)
-  soak [--requests N] [--in-flight N]
+  soak [--requests N] [--in-flight N] [--rounds N]
                      100,000 requests (default), 1,000 in flight, 10% faults and
                      cancellations through the full client; checks every request ends
                      once, memory comes back, the quota counts right (release)

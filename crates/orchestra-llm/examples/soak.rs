@@ -1,6 +1,6 @@
 //! Soak: many requests through the full client against the simulator, with injected faults
 //! on every model and concurrent cancellations; checks that every request ends exactly once,
-//! that a second round of the same load takes no more memory than the first (no leak), and
+//! that the heap in use comes back to its warmed-up level round after round (no leak), and
 //! that the quota counted exactly what was admitted.
 //!
 //! ```text
@@ -265,22 +265,24 @@ async fn main() -> ExitCode {
             "quota admitted {admitted} but the simulator saw {upstream} requests"
         ));
     }
-    // The heap in use must come back to where the warm-up left it (give or take what a pool
-    // of idle connections holds) and must not grow from one round to the next.
-    if let [.., before_last, last] = heap_after_rounds[..] {
-        let growth_kib = last.saturating_sub(before_last);
-        if growth_kib > 4 * 1024 {
+    // The heap in use must come back to where the warm-up left it, and the last round must
+    // not end above every level before it. Both with slack: up to 1,000 idle pooled
+    // connections keep their buffers (about 20 KiB each), so the figure after a round moves by
+    // some 20 MiB with how many happen to be open; a leak grows round after round instead.
+    if let [earlier @ .., last] = &heap_after_rounds[..] {
+        let last = *last;
+        let highest_before = earlier.iter().copied().fold(heap_baseline_kib, u64::max);
+        if last > highest_before + 8 * 1024 {
             broken.push(format!(
-                "heap in use grew by another {growth_kib} KiB in the last round"
+                "heap in use {last} KiB after the last round, above every level before it \
+                 (at most {highest_before} KiB)"
             ));
         }
-    }
-    if let Some(&last) = heap_after_rounds.last()
-        && last.saturating_sub(heap_baseline_kib) > 16 * 1024
-    {
-        broken.push(format!(
-            "heap in use {last} KiB after the rounds, {heap_baseline_kib} KiB before them"
-        ));
+        if last > heap_baseline_kib + 16 * 1024 {
+            broken.push(format!(
+                "heap in use {last} KiB after the rounds, {heap_baseline_kib} KiB before them"
+            ));
+        }
     }
     let primary_stats = stats.model(PRIMARY);
     let fallback_stats = stats.model(FALLBACK);
