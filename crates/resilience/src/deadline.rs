@@ -24,8 +24,20 @@ pub fn current_deadline() -> Option<Duration> {
     DEADLINE.try_with(|deadline| *deadline).ok()
 }
 
+/// What the caller above (a router) told the layers below about the call in progress.
+#[derive(Clone, Copy, Debug, Default)]
+struct Caller {
+    fallback_available: bool,
+    /// An instant at which the caller drops the call, whatever the layers below do.
+    enforced_deadline: Option<Duration>,
+}
+
 tokio::task_local! {
-    static FALLBACK_AVAILABLE: bool;
+    static CALLER: Caller;
+}
+
+fn caller() -> Caller {
+    CALLER.try_with(|caller| *caller).unwrap_or_default()
 }
 
 /// Runs `future` knowing whether a caller above (a router) has another target to try if
@@ -35,12 +47,46 @@ tokio::task_local! {
 /// only makes sense when nothing else can answer. With a fallback available it returns the
 /// rate limit at once (the cooldown layer remembers it) so the caller moves on.
 pub async fn with_fallback_available<F: Future>(available: bool, future: F) -> F::Output {
-    FALLBACK_AVAILABLE.scope(available, future).await
+    let caller = Caller {
+        fallback_available: available,
+        ..caller()
+    };
+    CALLER.scope(caller, future).await
 }
 
 /// Whether the caller above has another target to try (`false` when nobody said).
 pub fn fallback_available() -> bool {
-    FALLBACK_AVAILABLE
-        .try_with(|available| *available)
-        .unwrap_or(false)
+    caller().fallback_available
+}
+
+/// [`with_fallback_available`], from a caller that also drops `future` itself once its
+/// [`Clock`](crate::Clock) reaches `deadline` (a router racing the call against its
+/// deadline timer).
+///
+/// Layers below may then leave out a deadline timer of their own that would fire at or
+/// after `deadline`: it could never end the call first. [`Retry`](crate::Retry) does, which
+/// saves arming one timer per call. Unlike [`with_deadline`], this does not shorten the
+/// budget the layers below plan with; an earlier enforced deadline already in force is
+/// kept.
+pub async fn with_enforced_deadline<F: Future>(
+    deadline: Duration,
+    fallback_available: bool,
+    future: F,
+) -> F::Output {
+    let outer = caller();
+    let caller = Caller {
+        fallback_available,
+        enforced_deadline: Some(
+            outer
+                .enforced_deadline
+                .map_or(deadline, |outer| outer.min(deadline)),
+        ),
+    };
+    CALLER.scope(caller, future).await
+}
+
+/// The instant at which a caller above drops the call in progress, if one said so with
+/// [`with_enforced_deadline`].
+pub fn enforced_deadline() -> Option<Duration> {
+    caller().enforced_deadline
 }

@@ -72,7 +72,10 @@ pub use cooldown::{
     Cooldown, CooldownEntry, CooldownLayer, CooldownPolicy, CooldownReason, CooldownTarget,
     Cooldowns,
 };
-pub use deadline::{current_deadline, fallback_available, with_deadline, with_fallback_available};
+pub use deadline::{
+    current_deadline, enforced_deadline, fallback_available, with_deadline, with_enforced_deadline,
+    with_fallback_available,
+};
 pub use quota::{DEFAULT_COMPLETION_ESTIMATE, Permit, Quota, QuotaLayer, Quotas, estimate_tokens};
 pub use retry::{RandomSource, Retry, RetryLayer, RetryPolicy, SeededRandom, ThreadRandom};
 pub use stack::{ResilienceStack, ResilienceStackBuilder, Resilient};

@@ -17,7 +17,7 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 use crate::{
     clock::{Clock, TokioClock},
-    deadline::{current_deadline, fallback_available, with_deadline},
+    deadline::{current_deadline, enforced_deadline, fallback_available, with_deadline},
 };
 
 /// A source of uniform random numbers in `[0, 1)` for backoff jitter; inject a fixed one to
@@ -269,6 +269,12 @@ impl<P: Provider> Retry<P> {
     }
 }
 
+/// Whether a caller above drops the call by itself at or before `deadline`: then a timer
+/// of ours for `deadline` could never end the call first, and is not armed.
+fn enforced_above(deadline: Duration) -> bool {
+    enforced_deadline().is_some_and(|enforced| enforced <= deadline)
+}
+
 /// Whether the request behind `error` reached the upstream, as opposed to being refused
 /// below without being sent (a cooldown, the local quota).
 fn was_sent(error: &Error) -> bool {
@@ -329,9 +335,13 @@ impl<P: Provider> Provider for Retry<P> {
         loop {
             let started = self.clock.now();
             let attempt = with_deadline(deadline, self.inner.chat(request));
-            let result = tokio::select! {
-                result = attempt => result,
-                () = self.clock.timer(deadline) => Err(self.deadline_error(model)),
+            let result = if enforced_above(deadline) {
+                attempt.await
+            } else {
+                tokio::select! {
+                    result = attempt => result,
+                    () = self.clock.timer(deadline) => Err(self.deadline_error(model)),
+                }
             };
             let latency = self.clock.now().saturating_sub(started);
             match result {
@@ -387,9 +397,13 @@ impl<P: Provider> Provider for Retry<P> {
                     .with_provider(self.inner.name())),
                 }
             });
-            let result = tokio::select! {
-                result = attempt => result,
-                () = self.clock.timer(deadline) => Err(self.deadline_error(model)),
+            let result = if enforced_above(deadline) {
+                attempt.await
+            } else {
+                tokio::select! {
+                    result = attempt => result,
+                    () = self.clock.timer(deadline) => Err(self.deadline_error(model)),
+                }
             };
             let latency = self.clock.now().saturating_sub(started);
             match result {

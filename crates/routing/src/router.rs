@@ -1,6 +1,7 @@
 //! The [`Router`]: a [`Provider`] that spreads requests over targets.
 
 use std::{
+    borrow::Cow,
     collections::{BTreeMap, HashMap, HashSet},
     fmt,
     sync::{Arc, Mutex, PoisonError},
@@ -12,7 +13,7 @@ use orchestra_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, Credits, Error, ErrorKind,
     ModelInfo, ModelPricing, Provider,
 };
-use orchestra_resilience::{Clock, TokioClock, with_fallback_available};
+use orchestra_resilience::{Clock, TokioClock, with_enforced_deadline};
 
 use crate::{
     Candidate, Fallback, Health, RoutingContext, Strategy, Target, TargetHealth,
@@ -580,11 +581,15 @@ impl Router {
     }
 }
 
-/// The request as one target receives it: its model set.
-pub(crate) fn request_for(request: &ChatRequest, target: &Target) -> ChatRequest {
+/// The request as one target receives it: its model set. Borrowed when the request already
+/// names that model, copied otherwise.
+pub(crate) fn request_for<'r>(request: &'r ChatRequest, target: &Target) -> Cow<'r, ChatRequest> {
+    if request.model.as_deref() == Some(target.model()) {
+        return Cow::Borrowed(request);
+    }
     let mut routed = request.clone();
     routed.model = Some(target.model().to_owned());
-    routed
+    Cow::Owned(routed)
 }
 
 /// One attempt line for a failed call on `target`; the error's own attempts (from a retry
@@ -847,7 +852,13 @@ impl Provider for Router {
                 let routed = request_for(request, target);
                 let started = tokio::time::Instant::now();
                 let has_fallback = index + 1 < plan.len();
-                let call = with_fallback_available(has_fallback, target.provider().chat(&routed));
+                // The timer below ends the call at the plan's deadline: layers below need not
+                // arm their own for the same instant.
+                let call = with_enforced_deadline(
+                    plan.deadline,
+                    has_fallback,
+                    target.provider().chat(&routed),
+                );
                 let result = tokio::select! {
                     result = call => Ok(result),
                     () = self.clock().timer(plan.deadline) => Err(()),

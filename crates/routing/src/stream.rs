@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use orchestra_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatStream, Error, ErrorKind, StreamEvent, StreamStart,
 };
-use orchestra_resilience::with_fallback_available;
+use orchestra_resilience::with_enforced_deadline;
 use tokio::time::Instant;
 
 use crate::{
@@ -34,8 +34,12 @@ pub(crate) async fn chat_stream(
             let routed = request_for(request, target);
             let started = Instant::now();
             let has_fallback = index + 1 < plan.len();
-            let opened =
-                with_fallback_available(has_fallback, open(router, target, &routed, plan.deadline));
+            // `open` ends the attempt at the plan's deadline, until the first content.
+            let opened = with_enforced_deadline(
+                plan.deadline,
+                has_fallback,
+                open(router, target, &routed, plan.deadline),
+            );
             match opened.await {
                 Ok(opened) => {
                     let latency = started.elapsed();
