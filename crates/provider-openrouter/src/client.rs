@@ -10,7 +10,7 @@ use orchestra_core::{
 use orchestra_openai_compat::{
     ErrorMapper, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BODY_BYTES, parse_completion, read_body,
 };
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
@@ -66,6 +66,11 @@ struct Inner {
     api_key: Secret,
     errors: Arc<OpenRouterErrors>,
     base_url: String,
+    /// `{base_url}/chat/completions`, parsed once rather than on every call; `None` if it
+    /// does not parse (the call then fails as it would with the text).
+    chat_url: Option<reqwest::Url>,
+    /// `Bearer {api_key}`, marked sensitive: built once rather than on every call.
+    authorization: HeaderValue,
     default_model: Option<String>,
     fallback_models: Vec<String>,
     default_chain: ModelChain,
@@ -319,11 +324,13 @@ impl OpenRouter {
     ) -> Result<reqwest::Response, Error> {
         let model = chain.model.as_deref();
         let body = self.encode_body(request, chain, stream)?;
-        let mut builder = self
-            .inner
-            .http
-            .post(self.url("chat/completions"))
-            .bearer_auth(self.inner.api_key.expose())
+        let builder = match &self.inner.chat_url {
+            Some(url) => self.inner.http.post(url.clone()),
+            None => self.inner.http.post(self.url("chat/completions")),
+        };
+        // The same header `bearer_auth` would build, without formatting it every call.
+        let mut builder = builder
+            .header(AUTHORIZATION, self.inner.authorization.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(body);
         if stream {
@@ -663,14 +670,17 @@ impl OpenRouterBuilder {
             .api_key
             .filter(|key| !key.expose().trim().is_empty())
             .ok_or_else(|| Error::config("OpenRouter needs an API key (OPENROUTER_API_KEY)"))?;
-        if HeaderValue::from_str(&format!("Bearer {}", api_key.expose())).is_err() {
+        let Ok(mut authorization) = HeaderValue::from_str(&format!("Bearer {}", api_key.expose()))
+        else {
             return Err(Error::config(
                 "the OpenRouter API key contains characters an HTTP header cannot carry",
             ));
-        }
+        };
+        authorization.set_sensitive(true);
 
         let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         let base_url = orchestra_openai_compat::base_url(&base_url, "OpenRouter base URL")?;
+        let chat_url = reqwest::Url::parse(&format!("{base_url}/chat/completions")).ok();
 
         let request_timeout = self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT);
         let headers = default_headers(&self.headers)?;
@@ -708,6 +718,8 @@ impl OpenRouterBuilder {
                 }),
                 api_key,
                 base_url,
+                chat_url,
+                authorization,
                 default_model,
                 fallback_models,
                 default_chain,
