@@ -79,6 +79,9 @@ pub struct Portkey {
 struct Inner {
     http: reqwest::Client,
     base_url: String,
+    /// `{base_url}/chat/completions`, parsed once rather than on every call; `None` if it
+    /// does not parse (the call then fails as it would with the text).
+    chat_url: Option<reqwest::Url>,
     api_key: Option<Secret>,
     virtual_key: Option<Secret>,
     config_id: Option<String>,
@@ -407,11 +410,13 @@ impl Portkey {
         let body = self.body(request, plan, stream)?;
         let headers = self.headers(request, plan, trace_id, stream)?;
         let budget = plan.budget(inner.request_timeout);
-        let builder = inner
-            .http
-            .post(format!("{}/chat/completions", inner.base_url))
-            .headers(headers)
-            .body(body);
+        let builder = match &inner.chat_url {
+            Some(url) => inner.http.post(url.clone()),
+            None => inner
+                .http
+                .post(format!("{}/chat/completions", inner.base_url)),
+        };
+        let builder = builder.headers(headers).body(body);
         if stream {
             // The budget covers the wait for the response head (fallbacks and retries
             // happen before it); the stream's idle limit takes over after.
@@ -1006,6 +1011,7 @@ impl PortkeyBuilder {
         let portkey = Portkey {
             inner: Arc::new(Inner {
                 http,
+                chat_url: reqwest::Url::parse(&format!("{base_url}/chat/completions")).ok(),
                 base_url,
                 api_key: self.api_key,
                 virtual_key: self.virtual_key,
