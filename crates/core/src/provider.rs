@@ -1,6 +1,6 @@
 //! The `Provider` trait that providers and decorators implement.
 
-use std::sync::Arc;
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use async_trait::async_trait;
 
@@ -113,12 +113,31 @@ macro_rules! forward_provider {
                 (**self).name()
             }
 
-            async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-                (**self).chat(request).await
+            // `chat` and `chat_stream` hand out the pointee's boxed future as it is, rather
+            // than boxing another future around it: one allocation and one indirection
+            // fewer per call through an `Arc<dyn Provider>`.
+            fn chat<'life0, 'life1, 'async_trait>(
+                &'life0 self,
+                request: &'life1 ChatRequest,
+            ) -> Pin<Box<dyn Future<Output = Result<ChatResponse, Error>> + Send + 'async_trait>>
+            where
+                'life0: 'async_trait,
+                'life1: 'async_trait,
+                Self: 'async_trait,
+            {
+                (**self).chat(request)
             }
 
-            async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
-                (**self).chat_stream(request).await
+            fn chat_stream<'life0, 'life1, 'async_trait>(
+                &'life0 self,
+                request: &'life1 ChatRequest,
+            ) -> Pin<Box<dyn Future<Output = Result<ChatStream, Error>> + Send + 'async_trait>>
+            where
+                'life0: 'async_trait,
+                'life1: 'async_trait,
+                Self: 'async_trait,
+            {
+                (**self).chat_stream(request)
             }
 
             async fn models(&self) -> Result<Vec<ModelInfo>, Error> {

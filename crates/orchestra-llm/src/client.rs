@@ -265,12 +265,29 @@ impl Provider for LlmClient {
         self.inner.stack.name()
     }
 
-    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        self.inner.stack.chat(request).await
+    // The stack's boxed future as it is, not boxed once more.
+    fn chat<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        request: &'life1 ChatRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<ChatResponse, Error>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.stack.chat(request)
     }
 
-    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
-        self.inner.stack.chat_stream(request).await
+    fn chat_stream<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        request: &'life1 ChatRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<ChatStream, Error>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.stack.chat_stream(request)
     }
 
     async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
