@@ -90,3 +90,31 @@ pub async fn with_enforced_deadline<F: Future>(
 pub fn enforced_deadline() -> Option<Duration> {
     caller().enforced_deadline
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_enforced_deadline_keeps_the_earlier_one_and_survives_fallback_scopes() {
+        assert_eq!(enforced_deadline(), None);
+        let secs = Duration::from_secs;
+        with_enforced_deadline(secs(10), true, async {
+            assert_eq!(enforced_deadline(), Some(secs(10)));
+            assert!(fallback_available());
+            with_enforced_deadline(secs(20), false, async {
+                assert_eq!(enforced_deadline(), Some(secs(10)));
+                assert!(!fallback_available());
+            })
+            .await;
+            with_fallback_available(false, async {
+                assert_eq!(enforced_deadline(), Some(secs(10)));
+                assert!(!fallback_available());
+            })
+            .await;
+            // The budget the layers plan with is not touched.
+            assert_eq!(current_deadline(), None);
+        })
+        .await;
+    }
+}
