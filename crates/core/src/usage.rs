@@ -264,7 +264,9 @@ impl UsageLedger {
             .iter()
             .filter(|attempt| attempt.outcome != AttemptOutcome::Success)
             .collect();
-        let model_state = state.models.entry(served.model.to_owned()).or_default();
+        let Some(model_state) = state.model(served.model) else {
+            return;
+        };
         let usage = &mut model_state.usage;
         usage.sent += 1;
         usage.served += 1;
@@ -303,13 +305,24 @@ struct Served<'a> {
 
 impl LedgerState {
     /// Counts the failed and skipped attempts (successes are counted by the caller).
+    /// The state of `model`, created on first sight: the name is copied once per model,
+    /// not once per call. Never `None`.
+    fn model(&mut self, model: &str) -> Option<&mut ModelState> {
+        if !self.models.contains_key(model) {
+            self.models.insert(model.to_owned(), ModelState::default());
+        }
+        self.models.get_mut(model)
+    }
+
     fn count_attempts(&mut self, attempts: &[Attempt]) {
         for (index, attempt) in attempts.iter().enumerate() {
             let retried = attempts[..index].iter().any(|earlier| {
                 earlier.model == attempt.model
                     && matches!(earlier.outcome, AttemptOutcome::Failed(_))
             });
-            let usage = &mut self.models.entry(attempt.model.clone()).or_default().usage;
+            let Some(ModelState { usage, .. }) = self.model(&attempt.model) else {
+                continue;
+            };
             match attempt.outcome {
                 AttemptOutcome::Success => {}
                 AttemptOutcome::Failed(kind) => {
