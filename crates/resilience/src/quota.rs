@@ -427,6 +427,21 @@ impl Quotas {
             .any(|rule| rule.limit.tpm.is_some() && pattern::matches(&rule.pattern, model))
     }
 
+    /// [`applies_to`](Self::applies_to) (`Some`) and [`counts_tokens`](Self::counts_tokens)
+    /// in one pass over the rules.
+    fn scope(&self, model: &str) -> Option<bool> {
+        let mut applies = false;
+        for rule in self.read_rules().iter() {
+            if pattern::matches(&rule.pattern, model) {
+                if rule.limit.tpm.is_some() {
+                    return Some(true);
+                }
+                applies = true;
+            }
+        }
+        applies.then_some(false)
+    }
+
     /// Whether any quota applies to `model`.
     pub fn applies_to(&self, model: &str) -> bool {
         self.read_rules()
@@ -641,13 +656,13 @@ impl<P: Provider> Quota<P> {
             .as_deref()
             .or(self.default_model.as_deref())
             .unwrap_or_default();
-        if !self.quotas.applies_to(model) {
+        let Some(counts_tokens) = self.quotas.scope(model) else {
             return Ok(Permit {
                 token_charges: Vec::new(),
                 estimated_tokens: 0,
             });
-        }
-        let tokens = if self.quotas.counts_tokens(model) {
+        };
+        let tokens = if counts_tokens {
             estimate_tokens(request)
         } else {
             0

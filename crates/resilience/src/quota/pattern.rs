@@ -3,19 +3,19 @@
 /// Whether `model` matches `pattern`, where `*` matches any run of characters (including
 /// `/` and the empty string) and everything else matches itself.
 pub(crate) fn matches(pattern: &str, model: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let Some(first) = parts.next() else {
-        return model.is_empty();
+    // Called several times per admitted request: no allocation.
+    let Some((first, tail)) = pattern.split_once('*') else {
+        // No `*`: the whole model must equal the pattern.
+        return pattern == model;
     };
     let Some(mut rest) = model.strip_prefix(first) else {
         return false;
     };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        // No `*`: the whole model must equal the pattern.
-        return rest.is_empty();
+    let (middle, last) = match tail.rsplit_once('*') {
+        Some((middle, last)) => (Some(middle), last),
+        None => (None, tail),
     };
-    for part in middle {
+    for part in middle.into_iter().flat_map(|middle| middle.split('*')) {
         match rest.find(part) {
             Some(index) => rest = &rest[index + part.len()..],
             None => return false,
@@ -42,5 +42,12 @@ mod tests {
         assert!(!matches("a*b*c", "a-x-c-y-b"));
         assert!(matches("*gpt*", "openai/gpt-4o"));
         assert!(!matches("ab*ba", "aba"));
+        assert!(matches("", ""));
+        assert!(!matches("", "a"));
+        assert!(matches("a**b", "ab"));
+        assert!(matches("*a*", "a"));
+        assert!(!matches("*a*", "b"));
+        assert!(matches("a*b*c*d", "abcd"));
+        assert!(!matches("a*b*c*d", "abdc"));
     }
 }
