@@ -4,7 +4,7 @@ use std::{error::Error as StdError, fmt, str::FromStr, sync::Arc, time::Duration
 
 use serde::{Deserialize, Serialize};
 
-use crate::response::Attempt;
+use crate::response::{Attempt, AttemptOutcome};
 
 /// What went wrong, as a closed vocabulary shared by every provider and decorator.
 ///
@@ -542,6 +542,18 @@ impl Error {
     /// The attempts made before this error, in order (empty when there was one try).
     pub fn attempts(&self) -> &[Attempt] {
         &self.inner.attempts
+    }
+
+    /// Whether the request reached the upstream at least once, as opposed to being refused
+    /// below without being sent (a cooldown, the local quota): some attempt is not
+    /// `skipped`, or no attempt was recorded.
+    pub fn was_sent(&self) -> bool {
+        self.inner.attempts.is_empty()
+            || self
+                .inner
+                .attempts
+                .iter()
+                .any(|attempt| !matches!(attempt.outcome, AttemptOutcome::Skipped(_)))
     }
 
     /// The provider that produced the error.

@@ -256,6 +256,23 @@ impl<P: Provider> Retry<P> {
         current_deadline().map_or(own, |outer| outer.min(own))
     }
 
+    /// Runs `attempt` until `deadline`: raced against a timer of ours, unless a caller above
+    /// already drops the call by then.
+    async fn bounded<T>(
+        &self,
+        attempt: impl Future<Output = Result<T, Error>>,
+        deadline: Duration,
+        model: &str,
+    ) -> Result<T, Error> {
+        if enforced_above(deadline) {
+            return attempt.await;
+        }
+        tokio::select! {
+            result = attempt => result,
+            () = self.clock.timer(deadline) => Err(self.deadline_error(model)),
+        }
+    }
+
     fn deadline_error(&self, model: &str) -> Error {
         Error::new(
             ErrorKind::Timeout,
@@ -275,22 +292,12 @@ fn enforced_above(deadline: Duration) -> bool {
     enforced_deadline().is_some_and(|enforced| enforced <= deadline)
 }
 
-/// Whether the request behind `error` reached the upstream, as opposed to being refused
-/// below without being sent (a cooldown, the local quota).
-fn was_sent(error: &Error) -> bool {
-    error.attempts().is_empty()
-        || error
-            .attempts()
-            .iter()
-            .any(|attempt| !matches!(attempt.outcome, AttemptOutcome::Skipped(_)))
-}
-
 /// The error a call ends with. When the last try was refused without being sent (say, the
 /// cooldown that the earlier failures started), the last failure that was sent says better
 /// what is wrong ("could not connect"); the refusal's retry hint is kept.
 fn final_error(error: Error, last_sent: Option<Error>) -> Error {
     match last_sent {
-        Some(sent) if !was_sent(&error) => match error.retry_after() {
+        Some(sent) if !error.was_sent() => match error.retry_after() {
             Some(retry_after) => sent.with_retry_after(retry_after),
             None => sent,
         },
@@ -335,14 +342,7 @@ impl<P: Provider> Provider for Retry<P> {
         loop {
             let started = self.clock.now();
             let attempt = with_deadline(deadline, self.inner.chat(request));
-            let result = if enforced_above(deadline) {
-                attempt.await
-            } else {
-                tokio::select! {
-                    result = attempt => result,
-                    () = self.clock.timer(deadline) => Err(self.deadline_error(model)),
-                }
-            };
+            let result = self.bounded(attempt, deadline, model).await;
             let latency = self.clock.now().saturating_sub(started);
             match result {
                 Ok(mut response) => {
@@ -355,7 +355,7 @@ impl<P: Provider> Provider for Retry<P> {
                     let Some(wait) = self.plan_retry(&error, retry, deadline) else {
                         return Err(final_error(error, last_sent).with_attempts(attempts));
                     };
-                    if was_sent(&error) {
+                    if error.was_sent() {
                         last_sent = Some(error.clone());
                     }
                     retry += 1;
@@ -397,14 +397,7 @@ impl<P: Provider> Provider for Retry<P> {
                     .with_provider(self.inner.name())),
                 }
             });
-            let result = if enforced_above(deadline) {
-                attempt.await
-            } else {
-                tokio::select! {
-                    result = attempt => result,
-                    () = self.clock.timer(deadline) => Err(self.deadline_error(model)),
-                }
-            };
+            let result = self.bounded(attempt, deadline, model).await;
             let latency = self.clock.now().saturating_sub(started);
             match result {
                 Ok((mut first, rest)) => {
@@ -420,7 +413,7 @@ impl<P: Provider> Provider for Retry<P> {
                     let Some(wait) = self.plan_retry(&error, retry, deadline) else {
                         return Err(final_error(error, last_sent).with_attempts(attempts));
                     };
-                    if was_sent(&error) {
+                    if error.was_sent() {
                         last_sent = Some(error.clone());
                     }
                     retry += 1;

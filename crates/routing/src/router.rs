@@ -731,13 +731,7 @@ impl Walk {
             self.refused_providers
                 .insert(target.provider().name().to_owned());
         }
-        // Sent and failed, as opposed to refused by a cooldown below without being sent.
-        let sent = error.attempts().is_empty()
-            || error
-                .attempts()
-                .iter()
-                .any(|attempt| matches!(attempt.outcome, AttemptOutcome::Failed(_)));
-        if sent && error.kind() != ErrorKind::RateLimited {
+        if error.was_sent() && error.kind() != ErrorKind::RateLimited {
             self.spent.insert(target.id().to_owned());
         }
         self.last_failed = Some(target.id().to_owned());
