@@ -275,7 +275,7 @@ impl Message {
 }
 
 /// Message content: a plain string or a list of typed parts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum Content {
@@ -309,6 +309,42 @@ impl Content {
                 }
             }
         }
+    }
+}
+
+// Written out rather than derived: serde's untagged enums first copy the whole value into
+// a buffer and then try each variant against it. Answers are parsed into `Content` on every
+// call, so this takes the string as it comes (one copy, not two) and keeps the parser's hot
+// path small.
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ContentVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for ContentVisitor {
+            type Value = Content;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a string or a list of content parts")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Content, E> {
+                Ok(Content::Text(text.to_owned()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Content, E> {
+                Ok(Content::Text(text))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                parts: A,
+            ) -> Result<Content, A::Error> {
+                let deserializer = serde::de::value::SeqAccessDeserializer::new(parts);
+                Vec::<ContentPart>::deserialize(deserializer).map(Content::Parts)
+            }
+        }
+
+        deserializer.deserialize_any(ContentVisitor)
     }
 }
 
@@ -587,5 +623,44 @@ impl JsonSchema {
             schema: Some(schema),
             strict: Some(true),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_reads_text_parts_and_round_trips() {
+        let text: Content = serde_json::from_str(r#""plain \"quoted\" é""#).unwrap();
+        assert_eq!(text, Content::Text("plain \"quoted\" é".into()));
+
+        let json = r#"[{"type":"text","text":"look"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}]"#;
+        let parts: Content = serde_json::from_str(json).unwrap();
+        let Content::Parts(list) = &parts else {
+            panic!("expected parts, got {parts:?}");
+        };
+        assert_eq!(list.len(), 2);
+        assert_eq!(parts.text(), "look");
+        assert_eq!(serde_json::to_string(&parts).unwrap(), json);
+
+        // From an owned value too (serde_json::Value hands over Strings).
+        let owned: Content = serde_json::from_value(Value::String("owned".into())).unwrap();
+        assert_eq!(owned, Content::Text("owned".into()));
+    }
+
+    #[test]
+    fn content_of_another_shape_is_a_clear_error() {
+        let error = serde_json::from_str::<Content>("42")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("expected a string or a list of content parts"),
+            "{error}"
+        );
+        let error = serde_json::from_str::<Content>(r#"[{"type":"hologram"}]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("hologram"), "{error}");
     }
 }
