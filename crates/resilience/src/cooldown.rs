@@ -145,12 +145,16 @@ struct State {
 
 #[derive(Debug, Default)]
 struct Table {
-    cooling: HashMap<CooldownTarget, State>,
+    cooling: HashMap<CooldownTarget, State, Hasher>,
     /// Each model's recent answers since its last cooldown, by provider, then model:
     /// looked up by `&str`, so recording an answer allocates only the first time a model
     /// answers.
-    recent: HashMap<String, HashMap<String, Recent>>,
+    recent: HashMap<String, HashMap<String, Recent, Hasher>, Hasher>,
 }
+
+/// Keys are our own configuration's names, not attacker-chosen: a fast hash is safe, and
+/// every call records an answer here.
+type Hasher = foldhash::fast::RandomState;
 
 impl Table {
     fn record(&mut self, provider: &str, model: &str, server_failure: bool) -> Recent {
