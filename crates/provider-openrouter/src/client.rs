@@ -335,7 +335,7 @@ impl OpenRouter {
             .body(body);
         if stream {
             builder = builder.header(ACCEPT, "text/event-stream");
-            // The limit covers the wait for the response head; the client's read timeout
+            // The limit covers the wait for the response head; the stream's idle limit
             // then bounds each silence in the stream, not its whole length.
             match tokio::time::timeout(self.inner.request_timeout, builder.send()).await {
                 Ok(result) => result.map_err(|error| self.errors().transport(error, model)),
@@ -698,11 +698,11 @@ impl OpenRouterBuilder {
         }
         let default_chain = build_chain(default_model.clone(), &fallback_models);
 
-        let mut http = orchestra_openai_compat::http_client_builder(
-            request_timeout,
-            headers,
-            Some(request_timeout),
-        )?;
+        // No client-wide read timeout: reqwest would arm two more timers on every request
+        // (the head and each body frame). A chat answer is bounded by its total timeout,
+        // and a stream by its own idle limit (`StreamSetup::idle_timeout`).
+        let mut http =
+            orchestra_openai_compat::http_client_builder(request_timeout, headers, None)?;
         if self.http2_prior_knowledge {
             http = http.http2_prior_knowledge();
         }

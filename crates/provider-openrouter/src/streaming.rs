@@ -32,6 +32,7 @@ pub(crate) async fn start(client: &OpenRouter, request: &ChatRequest) -> Result<
     }
     let mut setup = StreamSetup::new(model);
     setup.generation_id = generation_id_header(response.headers());
+    setup.idle_timeout = Some(client.request_timeout());
     let errors: Arc<dyn ErrorMapper> = client.errors().clone();
     stream_response(response, errors, Box::new(telemetry), setup).await
 }
