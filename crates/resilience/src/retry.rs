@@ -252,7 +252,13 @@ impl<P: Provider> Retry<P> {
     }
 
     fn deadline(&self) -> Duration {
-        let own = self.clock.now() + self.policy.deadline;
+        self.deadline_from(self.clock.now())
+    }
+
+    /// The call's deadline when it starts at `now`: the policy's budget, or the caller's
+    /// deadline when that comes first.
+    fn deadline_from(&self, now: Duration) -> Duration {
+        let own = now + self.policy.deadline;
         current_deadline().map_or(own, |outer| outer.min(own))
     }
 
@@ -334,23 +340,25 @@ impl<P: Provider> Provider for Retry<P> {
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        let deadline = self.deadline();
+        let mut started = self.clock.now();
+        let deadline = self.deadline_from(started);
         let model = model_of(request);
         let mut attempts = Vec::new();
         let mut last_sent = None;
         let mut retry = 0;
         loop {
-            let started = self.clock.now();
             let attempt = with_deadline(deadline, self.inner.chat(request));
-            let result = self.bounded(attempt, deadline, model).await;
-            let latency = self.clock.now().saturating_sub(started);
-            match result {
+            match self.bounded(attempt, deadline, model).await {
                 Ok(mut response) => {
-                    attempts.append(&mut response.metadata.attempts);
-                    response.metadata.attempts = attempts;
+                    // Failed attempts first; without any, the list from below as it is.
+                    if !attempts.is_empty() {
+                        attempts.append(&mut response.metadata.attempts);
+                        response.metadata.attempts = attempts;
+                    }
                     return Ok(response);
                 }
                 Err(error) => {
+                    let latency = self.clock.now().saturating_sub(started);
                     self.record_failure(&mut attempts, &error, model, latency);
                     let Some(wait) = self.plan_retry(&error, retry, deadline) else {
                         return Err(final_error(error, last_sent).with_attempts(attempts));
@@ -371,6 +379,7 @@ impl<P: Provider> Provider for Retry<P> {
                         "retrying after a failed attempt"
                     );
                     self.clock.wait(wait).await;
+                    started = self.clock.now();
                 }
             }
         }

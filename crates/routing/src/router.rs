@@ -475,6 +475,12 @@ impl Router {
     pub(crate) async fn plan(&self, request: &ChatRequest) -> Plan<'_> {
         let started = self.now();
         let catalog = self.catalog().await;
+        // Loading the catalog may have taken a while; otherwise the clock is read once.
+        let now = if catalog.is_some() {
+            self.now()
+        } else {
+            started
+        };
         let preferred = self.preferred_model(request);
         let configured = &self.inner.targets;
         let mut extra = None;
@@ -486,7 +492,6 @@ impl Router {
             let provider = Arc::clone(configured[0].provider());
             extra = Some(Target::new(provider, model.clone()));
         }
-        let now = self.now();
         let candidates: Vec<Candidate<'_>> = {
             // One lock and one lookup per target for its cooldown and its latency.
             let observed = lock(&self.inner.observed);
@@ -519,8 +524,22 @@ impl Router {
             spendable_usd: *lock(&self.inner.spendable_usd),
         };
         let mut order = self.inner.strategy.plan(&context, &candidates);
-        let mut seen = vec![false; candidates.len()];
-        order.retain(|&index| index < seen.len() && !std::mem::replace(&mut seen[index], true));
+        // Drop out-of-range and repeated indices; a bitmask, not a vector, for the plans
+        // of up to 128 targets that every call builds.
+        let mut seen = 0u128;
+        let mut seen_more = vec![false; candidates.len().saturating_sub(128)];
+        order.retain(|&index| {
+            if index >= candidates.len() {
+                false
+            } else if index < 128 {
+                let bit = 1u128 << index;
+                let first = seen & bit == 0;
+                seen |= bit;
+                first
+            } else {
+                !std::mem::replace(&mut seen_more[index - 128], true)
+            }
+        });
         if let Some(lead) = candidates.iter().position(|candidate| candidate.preferred) {
             order.retain(|&index| index != lead);
             order.insert(0, lead);
@@ -617,14 +636,19 @@ pub(crate) fn failed_attempts(target: &Target, error: &Error, latency: Duration)
 pub(crate) fn merge_attempts(
     mut routed: Vec<Attempt>,
     below: Vec<Attempt>,
-    success: Attempt,
+    success: impl FnOnce() -> Attempt,
 ) -> Vec<Attempt> {
-    routed.extend(below);
+    // The usual case, nothing skipped or failed first: the list from below as it is.
+    if routed.is_empty() {
+        routed = below;
+    } else {
+        routed.extend(below);
+    }
     if routed
         .last()
         .is_none_or(|attempt| attempt.outcome != AttemptOutcome::Success)
     {
-        routed.push(success);
+        routed.push(success());
     }
     routed
 }
@@ -864,12 +888,14 @@ impl Provider for Router {
                         response.metadata.attempts = merge_attempts(
                             walk.attempts,
                             std::mem::take(&mut response.metadata.attempts),
-                            Attempt::new(
-                                target.provider().name(),
-                                target.model(),
-                                AttemptOutcome::Success,
-                                latency,
-                            ),
+                            || {
+                                Attempt::new(
+                                    target.provider().name(),
+                                    target.model(),
+                                    AttemptOutcome::Success,
+                                    latency,
+                                )
+                            },
                         );
                         return Ok(response);
                     }

@@ -180,11 +180,11 @@ fn deliver(
     }) {
         Some(start) => {
             let below = std::mem::take(&mut start.attempts);
-            start.attempts = merge_attempts(attempts, below, success);
+            start.attempts = merge_attempts(attempts, below, || success);
         }
         None => {
             let mut start = StreamStart::new("", target.model(), target.provider().name());
-            start.attempts = merge_attempts(attempts, Vec::new(), success);
+            start.attempts = merge_attempts(attempts, Vec::new(), || success);
             buffered.push_front(StreamEvent::Start(start));
         }
     }
