@@ -427,26 +427,45 @@ impl Quotas {
             .any(|rule| rule.limit.tpm.is_some() && pattern::matches(&rule.pattern, model))
     }
 
-    /// [`applies_to`](Self::applies_to) (`Some`) and [`counts_tokens`](Self::counts_tokens)
-    /// in one pass over the rules.
-    fn scope(&self, model: &str) -> Option<bool> {
-        let mut applies = false;
-        for rule in self.read_rules().iter() {
-            if pattern::matches(&rule.pattern, model) {
-                if rule.limit.tpm.is_some() {
-                    return Some(true);
-                }
-                applies = true;
-            }
-        }
-        applies.then_some(false)
-    }
-
     /// Whether any quota applies to `model`.
     pub fn applies_to(&self, model: &str) -> bool {
         self.read_rules()
             .iter()
             .any(|rule| pattern::matches(&rule.pattern, model))
+    }
+
+    /// The charges of one request for `model` in one pass over the rules, with the tokens
+    /// it is charged: `estimate` runs only when a token quota applies.
+    fn charges_estimating(
+        &self,
+        model: &str,
+        estimate: impl FnOnce() -> u32,
+    ) -> (Vec<Charge>, u32) {
+        let mut charges: Vec<Charge> = {
+            let rules = self.read_rules();
+            rules
+                .iter()
+                .filter(|rule| pattern::matches(&rule.pattern, model))
+                .flat_map(|rule| rule.buckets.iter())
+                .map(|bucket| Charge {
+                    bucket: Arc::clone(bucket),
+                    cost: 1,
+                })
+                .collect()
+        };
+        if !charges
+            .iter()
+            .any(|charge| charge.bucket.kind == QuotaKind::Tpm)
+        {
+            return (charges, 0);
+        }
+        let tokens = estimate();
+        for charge in &mut charges {
+            if charge.bucket.kind == QuotaKind::Tpm {
+                charge.cost = tokens.clamp(1, charge.bucket.limit);
+            }
+        }
+        (charges, tokens)
     }
 
     fn charges(&self, model: &str, tokens: u32) -> Vec<Charge> {
@@ -532,8 +551,19 @@ impl Quotas {
         tokens: u32,
         deadline: Duration,
     ) -> Result<Permit, Error> {
+        let charges = self.charges(model, tokens);
+        self.acquire_charges(model, charges, tokens, deadline).await
+    }
+
+    /// [`acquire`](Self::acquire) with the first try's charges already computed.
+    async fn acquire_charges(
+        &self,
+        model: &str,
+        mut charges: Vec<Charge>,
+        tokens: u32,
+        deadline: Duration,
+    ) -> Result<Permit, Error> {
         loop {
-            let charges = self.charges(model, tokens);
             let (wait, bucket) = match self.decide_permit(charges, tokens).await? {
                 Ok(permit) => return Ok(permit),
                 Err(refusal) => refusal,
@@ -567,6 +597,8 @@ impl Quotas {
                 "waiting for quota"
             );
             self.clock.wait(wait).await;
+            // The rules may have changed meanwhile.
+            charges = self.charges(model, tokens);
         }
     }
 
@@ -656,17 +688,15 @@ impl<P: Provider> Quota<P> {
             .as_deref()
             .or(self.default_model.as_deref())
             .unwrap_or_default();
-        let Some(counts_tokens) = self.quotas.scope(model) else {
+        let (charges, tokens) = self
+            .quotas
+            .charges_estimating(model, || estimate_tokens(request));
+        if charges.is_empty() {
             return Ok(Permit {
                 token_charges: Vec::new(),
                 estimated_tokens: 0,
             });
-        };
-        let tokens = if counts_tokens {
-            estimate_tokens(request)
-        } else {
-            0
-        };
+        }
         // With another target ready above (a router), queueing here would keep a request
         // waiting for this model's quota while the fallback sits idle: refuse at once, and
         // the router moves on (and skips this model until the quota refills).
@@ -677,7 +707,7 @@ impl<P: Provider> Quota<P> {
                 .unwrap_or_else(|| self.quotas.clock.now() + self.quotas.default_deadline)
         };
         self.quotas
-            .acquire(model, tokens, deadline)
+            .acquire_charges(model, charges, tokens, deadline)
             .await
             .map_err(|error| {
                 let attempt = Attempt::new(

@@ -97,6 +97,25 @@ impl GcraBucket {
         }
     }
 
+    /// Checks `cost` cells and charges them when they fit: [`LocalBackend::acquire`] for a
+    /// request under this one quota only.
+    fn admit(&self, cost: u32, clock: &Arc<dyn Clock>, bucket: &Arc<Bucket>) -> Decision {
+        let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
+        self.state.commit.store(true, Ordering::Relaxed);
+        let checked = self.limiter.check_n(cost);
+        self.state.commit.store(false, Ordering::Relaxed);
+        let wait = match checked {
+            Ok(Ok(())) => return Decision::Admitted,
+            Ok(Err(not_until)) => wait_time(&not_until, clock.now()),
+            // Costs are clamped to the burst before they get here.
+            Err(_) => Duration::MAX,
+        };
+        Decision::Wait {
+            wait,
+            bucket: Arc::clone(bucket),
+        }
+    }
+
     fn adjust(&self, delta: i64, now: Duration) {
         let mut arrival = self
             .state
@@ -193,6 +212,14 @@ impl LocalBackend {
     /// Admits `charges` all together, or none of them.
     pub(crate) fn acquire(&self, charges: &[Charge]) -> Decision {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if let [charge] = charges {
+            let entry = Self::entry(&mut buckets, &charge.bucket, &self.clock);
+            if let BucketState::Gcra(gcra) = &mut entry.state {
+                // A single quota (the usual case): nothing else can refuse, so one check
+                // that charges when it passes does what the two passes below would.
+                return gcra.admit(charge.cost, &self.clock, &charge.bucket);
+            }
+        }
         let now = self.clock.now();
         let mut refusal: Option<(Duration, usize)> = None;
         for (index, charge) in charges.iter().enumerate() {
