@@ -113,8 +113,13 @@ pub(crate) fn profile(mut args: impl Iterator<Item = String>) -> Result<()> {
             ("--concurrent-seconds", Some(value)) => concurrent = value.parse()?,
             ("--side", Some(value)) if value == "plain" => side = Side::Plain,
             ("--side", Some(value)) if value == "stack" => side = Side::Stack,
+            ("--side", Some(value)) if value == "provider" || value == "resilient" => {
+                return provider_profile(concurrent.max(3), value == "resilient");
+            }
             ("--n", Some(value)) => n = value.parse()?,
-            _ => anyhow::bail!("usage: profile --side plain|stack [--n N]"),
+            _ => anyhow::bail!(
+                "usage: profile --side plain|stack|provider [--n N] [--concurrent-seconds S]"
+            ),
         }
     }
     let ctx = Ctx::new(true, std::path::PathBuf::from("target/bench"))?;
@@ -154,6 +159,65 @@ pub(crate) fn profile(mut args: impl Iterator<Item = String>) -> Result<()> {
             one(side, &plain, &stack).await?;
         }
         println!("{n} calls in {:?}", started.elapsed());
+        anyhow::Ok(())
+    })
+}
+
+/// `profile --side provider`: the OpenRouter provider alone (no router, retry, quota,
+/// cooldown or ledger) at `CONCURRENCY` in flight, to split the stack's cost between the
+/// provider and the layers above it.
+fn provider_profile(seconds: u64, resilient: bool) -> Result<()> {
+    use orchestra_llm::{ChatRequest, Provider, openrouter::OpenRouter};
+    let ctx = Ctx::new(true, std::path::PathBuf::from("target/bench"))?;
+    let sim = start_sim(&ctx)?;
+    let settings = stack_settings(&sim)?;
+    let openrouter = OpenRouter::builder_from_settings(&settings)
+        .fallback_models(Vec::new())
+        .build()
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let provider: std::sync::Arc<dyn Provider> = if resilient {
+        let stack = orchestra_llm::resilience::ResilienceStack::from_settings(&settings)
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        std::sync::Arc::new(stack.wrap(openrouter))
+    } else {
+        std::sync::Arc::new(openrouter)
+    };
+    let request = ChatRequest::new(setup::messages().to_vec())
+        .model(PRIMARY)
+        .max_tokens(setup::MAX_TOKENS);
+    ctx.client_rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let before = thread_cpu();
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..CONCURRENCY {
+            let (provider, request) = (std::sync::Arc::clone(&provider), request.clone());
+            tasks.spawn(async move {
+                let mut calls = 0u64;
+                while Instant::now() < deadline {
+                    if provider.chat(&request).await.is_ok() {
+                        calls += 1;
+                    }
+                }
+                calls
+            });
+        }
+        let mut calls = 0u64;
+        while let Some(joined) = tasks.join_next().await {
+            calls += joined.unwrap_or(0);
+        }
+        let after = thread_cpu();
+        let per = |name: &str| {
+            let ticks = after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0);
+            ticks as f64 * 10_000.0 / calls as f64
+        };
+        println!(
+            "{calls} calls at {CONCURRENCY} in flight: {:.0}/s; CPU µs per call: client {:.1} (sys {:.1}), sim {:.1}",
+            calls as f64 / started.elapsed().as_secs_f64(),
+            per("client"),
+            per("client.sys"),
+            per("sim")
+        );
         anyhow::Ok(())
     })
 }
