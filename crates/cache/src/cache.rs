@@ -869,6 +869,11 @@ impl<P: Provider> Provider for Cache<P> {
         result
     }
 
+    // The request keys the answer it stores after the call: borrowed.
+    async fn chat_owned(&self, request: ChatRequest) -> Result<ChatResponse, Error> {
+        self.chat(&request).await
+    }
+
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
         let started = Instant::now();
         let (forwarded, plan) = self.prepare(request);

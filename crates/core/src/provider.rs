@@ -70,6 +70,20 @@ pub trait Provider: Send + Sync {
     /// Any [`Error`]; its [`kind`](Error::kind) tells retry and routing what to do.
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error>;
 
+    /// [`chat`](Self::chat) for a caller that is done with `request`.
+    ///
+    /// A layer that changes the request on its way down (a router setting each target's
+    /// model) can then change it in place instead of copying it: with a long conversation
+    /// that copy is most of what routing costs. The default borrows it and calls `chat`;
+    /// decorators forward it when they pass the request down unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As [`chat`](Self::chat).
+    async fn chat_owned(&self, request: ChatRequest) -> Result<ChatResponse, Error> {
+        self.chat(&request).await
+    }
+
     /// Sends `request` and returns the response as a stream of events.
     ///
     /// Errors before the first event are returned here; later failures arrive in the stream.
@@ -126,6 +140,17 @@ macro_rules! forward_provider {
                 Self: 'async_trait,
             {
                 (**self).chat(request)
+            }
+
+            fn chat_owned<'life0, 'async_trait>(
+                &'life0 self,
+                request: ChatRequest,
+            ) -> Pin<Box<dyn Future<Output = Result<ChatResponse, Error>> + Send + 'async_trait>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                (**self).chat_owned(request)
             }
 
             fn chat_stream<'life0, 'life1, 'async_trait>(

@@ -397,6 +397,21 @@ impl<P> Metered<P> {
     }
 }
 
+impl<P> Metered<P> {
+    /// Records a call that started at `started` in the ledger; hands its result back.
+    fn record(
+        &self,
+        started: Instant,
+        result: Result<ChatResponse, Error>,
+    ) -> Result<ChatResponse, Error> {
+        match &result {
+            Ok(response) => self.ledger.record_response(response, started.elapsed()),
+            Err(error) => self.ledger.record_error(error),
+        }
+        result
+    }
+}
+
 #[async_trait]
 #[deny(clippy::missing_trait_methods)]
 impl<P: Provider> Provider for Metered<P> {
@@ -407,11 +422,13 @@ impl<P: Provider> Provider for Metered<P> {
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
         let started = Instant::now();
         let result = self.inner.chat(request).await;
-        match &result {
-            Ok(response) => self.ledger.record_response(response, started.elapsed()),
-            Err(error) => self.ledger.record_error(error),
-        }
-        result
+        self.record(started, result)
+    }
+
+    async fn chat_owned(&self, request: ChatRequest) -> Result<ChatResponse, Error> {
+        let started = Instant::now();
+        let result = self.inner.chat_owned(request).await;
+        self.record(started, result)
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {

@@ -278,6 +278,17 @@ impl Provider for LlmClient {
         self.inner.stack.chat(request)
     }
 
+    fn chat_owned<'life0, 'async_trait>(
+        &'life0 self,
+        request: ChatRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<ChatResponse, Error>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.stack.chat_owned(request)
+    }
+
     fn chat_stream<'life0, 'life1, 'async_trait>(
         &'life0 self,
         request: &'life1 ChatRequest,
@@ -358,7 +369,9 @@ impl<'a> IntoFuture for ChatCall<'a> {
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { self.client.chat(&self.request).await })
+        // The request is ours to give: the router sets each target's model in place
+        // instead of copying the conversation.
+        self.client.chat_owned(self.request)
     }
 }
 

@@ -674,6 +674,11 @@ impl<P: Provider> Provider for Cooldown<P> {
         result
     }
 
+    // Passed on unchanged; nothing to gain from owning it.
+    async fn chat_owned(&self, request: ChatRequest) -> Result<ChatResponse, Error> {
+        self.chat(&request).await
+    }
+
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
         let model = self.model(request);
         let probe = self.enter(model).await?;

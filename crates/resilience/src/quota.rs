@@ -743,6 +743,11 @@ impl<P: Provider> Provider for Quota<P> {
         result
     }
 
+    // Passed on unchanged; nothing to gain from owning it.
+    async fn chat_owned(&self, request: ChatRequest) -> Result<ChatResponse, Error> {
+        self.chat(&request).await
+    }
+
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
         let permit = self.admit(request).await?;
         let stream = self.inner.chat_stream(request).await?;

@@ -385,6 +385,11 @@ impl<P: Provider> Provider for Retry<P> {
         }
     }
 
+    // Every retry needs the request again: borrowed.
+    async fn chat_owned(&self, request: ChatRequest) -> Result<ChatResponse, Error> {
+        self.chat(&request).await
+    }
+
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
         let deadline = self.deadline();
         let model = model_of(request);

@@ -853,21 +853,62 @@ impl Walk {
     }
 }
 
-#[async_trait]
-impl Provider for Router {
-    fn name(&self) -> &str {
-        ROUTER_NAME
+/// The request as the router hands it to each target, with that target's model.
+enum Routed<'r> {
+    /// The caller's request: passed on as it is to a target of the model it names, copied
+    /// (once per call) for the others.
+    Borrowed {
+        request: &'r ChatRequest,
+        copy: Option<ChatRequest>,
+    },
+    /// A request the caller is done with ([`Provider::chat_owned`]): its model is set in
+    /// place.
+    Owned(ChatRequest),
+}
+
+impl Routed<'_> {
+    /// The request as the caller sent it, for planning (before any target changed it).
+    fn original(&self) -> &ChatRequest {
+        match self {
+            Routed::Borrowed { request, .. } => request,
+            Routed::Owned(request) => request,
+        }
     }
 
-    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        let plan = self.plan(request).await;
+    fn for_target(&mut self, target: &Target) -> &ChatRequest {
+        let model = target.model();
+        match self {
+            Routed::Borrowed { request, .. } if request.model.as_deref() == Some(model) => request,
+            Routed::Borrowed { request, copy } => {
+                let copy = copy.get_or_insert_with(|| (*request).clone());
+                set_model(copy, model);
+                copy
+            }
+            Routed::Owned(request) => {
+                set_model(request, model);
+                request
+            }
+        }
+    }
+}
+
+fn set_model(request: &mut ChatRequest, model: &str) {
+    if request.model.as_deref() != Some(model) {
+        request.model = Some(model.to_owned());
+    }
+}
+
+impl Router {
+    /// Sends the request to the plan's targets in turn until one answers.
+    async fn route(&self, mut request: Routed<'_>) -> Result<ChatResponse, Error> {
+        let plan = self.plan(request.original()).await;
         let mut walk = Walk::new();
         loop {
             for (index, target) in plan.targets().enumerate() {
                 if !walk.admit(self, target) {
                     continue;
                 }
-                let routed = request_for(request, target);
+                let routed = request.for_target(target);
                 let started = tokio::time::Instant::now();
                 let has_fallback = index + 1 < plan.len();
                 // The timer below ends the call at the plan's deadline: layers below need not
@@ -875,7 +916,7 @@ impl Provider for Router {
                 let call = with_enforced_deadline(
                     plan.deadline,
                     has_fallback,
-                    target.provider().chat(&routed),
+                    target.provider().chat(routed),
                 );
                 let result = tokio::select! {
                     result = call => Ok(result),
@@ -933,6 +974,25 @@ impl Provider for Router {
                 None => return Err(walk.into_error(self)),
             }
         }
+    }
+}
+
+#[async_trait]
+impl Provider for Router {
+    fn name(&self) -> &str {
+        ROUTER_NAME
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        self.route(Routed::Borrowed {
+            request,
+            copy: None,
+        })
+        .await
+    }
+
+    async fn chat_owned(&self, request: ChatRequest) -> Result<ChatResponse, Error> {
+        self.route(Routed::Owned(request)).await
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {

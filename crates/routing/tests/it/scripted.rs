@@ -299,6 +299,56 @@ async fn agent_types_lead_with_their_model_and_unknown_ones_use_the_default_rout
     }
 }
 
+async fn route(router: &Router, request: ChatRequest, owned: bool) -> ChatResponse {
+    let result = if owned {
+        router.chat_owned(request).await
+    } else {
+        router.chat(&request).await
+    };
+    result.unwrap()
+}
+
+/// `chat_owned` (what `LlmClient` calls) sets each target's model in the request itself
+/// instead of copying it: it must route exactly as `chat` does.
+#[tokio::test(start_paused = true)]
+async fn an_owned_request_is_routed_as_a_borrowed_one() {
+    for owned in [false, true] {
+        let a = Scripted::new("a", [rate_limited(20)]);
+        let b = Scripted::new("b", []);
+        let router = Router::builder()
+            .target(Target::new(a.clone(), "m-a"))
+            .target(Target::new(b.clone(), "m-b"))
+            .agent_model("writer", "m-b")
+            .build()
+            .unwrap();
+
+        // The default route: `a` is rate limited, so `b` answers, asked for its own model.
+        let response = route(&router, request(), owned).await;
+        assert_eq!(response.model, "m-b", "owned: {owned}");
+        let outcomes: Vec<String> = response
+            .metadata
+            .attempts
+            .iter()
+            .map(|attempt| format!("{} {}", attempt.model, attempt.outcome))
+            .collect();
+        assert_eq!(
+            outcomes,
+            ["m-a rate_limited", "m-b success"],
+            "owned: {owned}"
+        );
+
+        // `a` rests; a request naming `m-a` goes to `b`, renamed.
+        let response = route(&router, request().model("m-a"), owned).await;
+        assert_eq!(response.model, "m-b", "owned: {owned}");
+        // An agent's model leads.
+        let response = route(&router, request().agent_type("writer"), owned).await;
+        assert_eq!(response.model, "m-b", "owned: {owned}");
+
+        assert_eq!(a.asked(), ["m-a"], "owned: {owned}");
+        assert_eq!(b.asked(), ["m-b", "m-b", "m-b"], "owned: {owned}");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_resilience_cooldown_table_steers_the_router() {
     use orchestra_resilience::{CooldownPolicy, CooldownReason, CooldownTarget, Cooldowns};
