@@ -3,7 +3,10 @@
 use std::{
     collections::HashMap,
     fmt,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -227,6 +230,9 @@ pub struct Cooldowns {
     policy: CooldownPolicy,
     clock: Arc<dyn Clock>,
     table: Mutex<Table>,
+    /// Whether `table.cooling` has entries, updated under the lock: every call asks
+    /// several times whether its target rests, and the answer is almost always no.
+    any_cooling: AtomicBool,
     probe_finished: Notify,
 }
 
@@ -278,12 +284,26 @@ impl Cooldowns {
             policy,
             clock,
             table: Mutex::new(Table::default()),
+            any_cooling: AtomicBool::new(false),
             probe_finished: Notify::new(),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Mirrors whether anything rests into `any_cooling`; call with the lock held after
+    /// changing `table.cooling`.
+    fn sync_any_cooling(&self, table: &Table) {
+        self.any_cooling
+            .store(!table.cooling.is_empty(), Ordering::Release);
+    }
+
+    /// Whether nothing rests (read without the lock; a cooldown starting meanwhile is
+    /// seen by the next call, as it would be had this call taken the lock first).
+    fn none_cooling(&self) -> bool {
+        !self.any_cooling.load(Ordering::Acquire)
     }
 
     /// Every target in cooldown or being probed, ordered by target.
@@ -323,6 +343,9 @@ impl Cooldowns {
     /// `None` when it may be sent to. A target whose probe is in flight counts as refused
     /// for [`PROBE_WAIT`](Self::PROBE_WAIT), so a router retries it soon without spinning.
     pub fn remaining(&self, provider: &str, model: &str) -> Option<(Duration, CooldownReason)> {
+        if self.none_cooling() {
+            return None;
+        }
         let table = self.lock();
         // The usual case, nothing resting: no keys to build, no clock to read.
         if table.cooling.is_empty() {
@@ -372,6 +395,7 @@ impl Cooldowns {
                 probing: false,
             },
         );
+        self.sync_any_cooling(&table);
     }
 
     /// Ends every cooldown of `provider`'s `model` and of the provider itself.
@@ -381,11 +405,15 @@ impl Cooldowns {
             table.cooling.remove(&target);
             table.forget_recent(&target);
         }
+        self.sync_any_cooling(&table);
         drop(table);
         self.probe_finished.notify_waiters();
     }
 
     fn gate(self: &Arc<Self>, provider: &str, model: &str) -> Gate {
+        if self.none_cooling() {
+            return Gate::Pass;
+        }
         let mut table = self.lock();
         if table.cooling.is_empty() {
             return Gate::Pass;
@@ -454,8 +482,9 @@ impl Cooldowns {
     ) {
         // The usual case: a success, no probe. The answer joins the model's window.
         if result.is_ok() && probe.is_none() {
+            // Nothing else changes: a request waiting for a probe keeps waiting, so there
+            // is no one to wake.
             self.lock().record(provider, model, false);
-            self.probe_finished.notify_waiters();
             return;
         }
         let model_target = CooldownTarget::Model {
@@ -499,6 +528,7 @@ impl Cooldowns {
                     table.record(provider, model, false);
                     if let Some(guard) = &probe {
                         table.cooling.remove(&guard.target);
+                        self.sync_any_cooling(&table);
                         tracing::info!(
                             target: "orchestra_resilience::cooldown",
                             target = %guard.target,
