@@ -34,6 +34,14 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 
     /// Completes once [`now`](Self::now) reaches `instant`.
     fn timer(&self, instant: Duration) -> ClockFuture;
+
+    /// `instant` as a tokio instant, when this clock runs on tokio's timer: a caller arming
+    /// a timer on every call can then keep a `tokio::time::Sleep` in its own future
+    /// instead of allocating [`timer`](Self::timer)'s. `None` (the default) otherwise.
+    fn tokio_instant(&self, instant: Duration) -> Option<tokio::time::Instant> {
+        let _ = instant;
+        None
+    }
 }
 
 /// The production clock: tokio's timer, so `tokio::time::pause()` also pauses it.
@@ -77,6 +85,10 @@ impl Clock for TokioClock {
     fn timer(&self, instant: Duration) -> ClockFuture {
         let remaining = instant.saturating_sub(self.now());
         Box::pin(tokio::time::sleep(remaining))
+    }
+
+    fn tokio_instant(&self, instant: Duration) -> Option<tokio::time::Instant> {
+        Some(self.started + instant.saturating_sub(self.wall_at_start))
     }
 }
 

@@ -9,6 +9,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use futures_util::future::Either;
 use orchestra_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, Credits, Error, ErrorKind,
     ModelInfo, ModelPricing, Provider,
@@ -918,9 +919,16 @@ impl Router {
                     has_fallback,
                     target.provider().chat(routed),
                 );
+                // On tokio's clock the timer lives in this future, not in an allocation.
+                let timer = match self.clock().tokio_instant(plan.deadline) {
+                    Some(at) => Either::Left(tokio::time::sleep_until(at)),
+                    None => Either::Right(self.clock().timer(plan.deadline)),
+                };
                 let result = tokio::select! {
+                    // An answer that is ready wins over a deadline that passed meanwhile.
+                    biased;
                     result = call => Ok(result),
-                    () = self.clock().timer(plan.deadline) => Err(()),
+                    () = timer => Err(()),
                 };
                 let latency = started.elapsed();
                 match result {

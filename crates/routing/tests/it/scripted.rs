@@ -299,6 +299,47 @@ async fn agent_types_lead_with_their_model_and_unknown_ones_use_the_default_rout
     }
 }
 
+/// Never answers.
+struct Silent;
+
+#[async_trait]
+impl Provider for Silent {
+    fn name(&self) -> &str {
+        "silent"
+    }
+
+    async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, Error> {
+        std::future::pending().await
+    }
+
+    async fn chat_stream(&self, _: &ChatRequest) -> Result<ChatStream, Error> {
+        std::future::pending().await
+    }
+}
+
+/// The router itself ends a call at its deadline, whatever the target does.
+#[tokio::test(start_paused = true)]
+async fn a_target_that_never_answers_fails_at_the_routers_deadline() {
+    let router = Router::builder()
+        .target(Target::new(Arc::new(Silent), "m-silent"))
+        .deadline(Duration::from_secs(7))
+        .build()
+        .unwrap();
+    for owned in [false, true] {
+        let started = Instant::now();
+        let result = if owned {
+            router.chat_owned(request()).await
+        } else {
+            router.chat(&request()).await
+        };
+        let error = result.unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_secs(7), "owned: {owned}");
+        assert_eq!(error.kind(), ErrorKind::AllTargetsFailed, "{error}");
+        assert!(error.to_string().contains("deadline (7.0s) passed"), "{error}");
+        assert_eq!(error.attempts().len(), 1, "{error}");
+    }
+}
+
 async fn route(router: &Router, request: ChatRequest, owned: bool) -> ChatResponse {
     let result = if owned {
         router.chat_owned(request).await
