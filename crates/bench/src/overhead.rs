@@ -113,8 +113,10 @@ pub(crate) fn profile(mut args: impl Iterator<Item = String>) -> Result<()> {
             ("--concurrent-seconds", Some(value)) => concurrent = value.parse()?,
             ("--side", Some(value)) if value == "plain" => side = Side::Plain,
             ("--side", Some(value)) if value == "stack" => side = Side::Stack,
-            ("--side", Some(value)) if value == "provider" || value == "resilient" => {
-                return provider_profile(concurrent.max(3), value == "resilient");
+            ("--side", Some(value))
+                if matches!(value.as_str(), "provider" | "resilient" | "routed") =>
+            {
+                return provider_profile(concurrent.max(3), &value);
             }
             ("--n", Some(value)) => n = value.parse()?,
             _ => anyhow::bail!(
@@ -163,11 +165,16 @@ pub(crate) fn profile(mut args: impl Iterator<Item = String>) -> Result<()> {
     })
 }
 
-/// `profile --side provider`: the OpenRouter provider alone (no router, retry, quota,
-/// cooldown or ledger) at `CONCURRENCY` in flight, to split the stack's cost between the
-/// provider and the layers above it.
-fn provider_profile(seconds: u64, resilient: bool) -> Result<()> {
-    use orchestra_llm::{ChatRequest, Provider, openrouter::OpenRouter};
+/// `profile --side provider|resilient|routed`: part of the stack at `CONCURRENCY` in
+/// flight, to split its cost. `provider`: the OpenRouter provider alone; `resilient`: under
+/// retry, cooldown and quota; `routed`: that under a router over the three targets, given
+/// a request built for each call (`stack` adds the ledger and `LlmClient`).
+fn provider_profile(seconds: u64, side: &str) -> Result<()> {
+    use orchestra_llm::{
+        ChatRequest, Provider,
+        openrouter::OpenRouter,
+        routing::{Router, Target},
+    };
     let ctx = Ctx::new(true, std::path::PathBuf::from("target/bench"))?;
     let sim = start_sim(&ctx)?;
     let settings = stack_settings(&sim)?;
@@ -175,12 +182,25 @@ fn provider_profile(seconds: u64, resilient: bool) -> Result<()> {
         .fallback_models(Vec::new())
         .build()
         .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let provider: std::sync::Arc<dyn Provider> = if resilient {
+    let provider: std::sync::Arc<dyn Provider> = if side == "provider" {
+        std::sync::Arc::new(openrouter)
+    } else {
         let stack = orchestra_llm::resilience::ResilienceStack::from_settings(&settings)
             .map_err(|error| anyhow::anyhow!("{error}"))?;
         std::sync::Arc::new(stack.wrap(openrouter))
+    };
+    let router = if side == "routed" {
+        let mut builder = Router::builder();
+        for model in [PRIMARY, "bench/fallback-1", "bench/fallback-2"] {
+            builder = builder.target(Target::new(std::sync::Arc::clone(&provider), model));
+        }
+        Some(std::sync::Arc::new(
+            builder
+                .build()
+                .map_err(|error| anyhow::anyhow!("{error}"))?,
+        ))
     } else {
-        std::sync::Arc::new(openrouter)
+        None
     };
     let request = ChatRequest::new(setup::messages().to_vec())
         .model(PRIMARY)
@@ -192,10 +212,19 @@ fn provider_profile(seconds: u64, resilient: bool) -> Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..CONCURRENCY {
             let (provider, request) = (std::sync::Arc::clone(&provider), request.clone());
+            let router = router.clone();
             tasks.spawn(async move {
                 let mut calls = 0u64;
                 while Instant::now() < deadline {
-                    if provider.chat(&request).await.is_ok() {
+                    let result = match &router {
+                        Some(router) => {
+                            let fresh = ChatRequest::new(setup::messages().to_vec())
+                                .max_tokens(setup::MAX_TOKENS);
+                            router.chat_owned(fresh).await
+                        }
+                        None => provider.chat(&request).await,
+                    };
+                    if result.is_ok() {
                         calls += 1;
                     }
                 }
