@@ -175,7 +175,12 @@ fn run_scale(
         let deadline = Instant::now() + run_for;
         let runs = built.into_iter().map(|client| callers(client, deadline));
         let tallies = futures_util::future::join_all(runs).await;
-        anyhow::Ok((tallies, start_ms, sim.now_epoch_ms()))
+        // Windows count up to the deadline, when the callers stop asking: calls already
+        // waiting for the quota then still trickle in, and a window they alone fill is
+        // not one the client had the chance to use whole.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let asked_until = start_ms + (run_for.as_secs_f64() * scale * 1000.0) as u64;
+        anyhow::Ok((tallies, start_ms, asked_until.min(sim.now_epoch_ms())))
     })?;
     let log = sim.chat_requests();
     let stats: Vec<_> = QUOTAS.iter().map(|(m, _)| sim.model_stats(m)).collect();
@@ -191,8 +196,8 @@ fn run_scale(
          `LLM_RATE_LIMITS` with the same `rpm` on `ScaledClock::new({scale})`, default retries \
          and deadline; per quota {CALLERS} callers asking back to back (a call whose quota wait \
          would pass its deadline fails at once, *held back*) for {seconds:.0} s ({minutes:.1} \
-         simulated minutes). Quota used = answers in the simulated minute windows wholly inside the run \
-         / (`rpm` × windows). *Other errors* are calls that waited for the quota until their \
+         simulated minutes). Quota used = answers in the simulated minute windows wholly inside \
+         the time the callers were asking / (`rpm` × windows). *Other errors* are calls that waited for the quota until their \
          deadline passed; when *sent upstream* equals *answered*, none of them reached the \
          simulator.\n",
         60.0 / scale

@@ -335,7 +335,10 @@ async fn a_target_that_never_answers_fails_at_the_routers_deadline() {
         let error = result.unwrap_err();
         assert_eq!(started.elapsed(), Duration::from_secs(7), "owned: {owned}");
         assert_eq!(error.kind(), ErrorKind::AllTargetsFailed, "{error}");
-        assert!(error.to_string().contains("deadline (7.0s) passed"), "{error}");
+        assert!(
+            error.to_string().contains("deadline (7.0s) passed"),
+            "{error}"
+        );
         assert_eq!(error.attempts().len(), 1, "{error}");
     }
 }
