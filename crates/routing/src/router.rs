@@ -521,7 +521,11 @@ impl Router {
         };
         let context = RoutingContext {
             request,
-            estimated_prompt_tokens: estimate_prompt_tokens(request),
+            estimated_prompt_tokens: if self.inner.strategy.reads_prompt_estimate() {
+                estimate_prompt_tokens(request)
+            } else {
+                0
+            },
             spendable_usd: *lock(&self.inner.spendable_usd),
         };
         let mut order = self.inner.strategy.plan(&context, &candidates);

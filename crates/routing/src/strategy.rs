@@ -30,7 +30,9 @@ use crate::{Health, Target};
 pub struct RoutingContext<'a> {
     /// The request being routed.
     pub request: &'a ChatRequest,
-    /// Prompt tokens estimated before sending ([`estimate_prompt_tokens`](crate::estimate_prompt_tokens)).
+    /// Prompt tokens estimated before sending ([`estimate_prompt_tokens`](crate::estimate_prompt_tokens));
+    /// 0 for a strategy whose [`reads_prompt_estimate`](Strategy::reads_prompt_estimate)
+    /// says it does not read it.
     pub estimated_prompt_tokens: u32,
     /// What the account can still spend, USD, when known (see
     /// [`Router::set_spendable_usd`](crate::Router::set_spendable_usd)).
@@ -150,6 +152,13 @@ pub trait Strategy: Send + Sync + fmt::Debug {
     /// providers' model lists before the first request).
     fn needs_catalog(&self) -> bool {
         false
+    }
+
+    /// Whether the strategy reads [`RoutingContext::estimated_prompt_tokens`]. When it does
+    /// not, the router skips counting the prompt's characters on every call and the field
+    /// is 0.
+    fn reads_prompt_estimate(&self) -> bool {
+        true
     }
 }
 

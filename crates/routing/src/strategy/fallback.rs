@@ -9,6 +9,10 @@ impl Strategy for Fallback {
         "fallback"
     }
 
+    fn reads_prompt_estimate(&self) -> bool {
+        false
+    }
+
     fn plan(&self, _context: &RoutingContext<'_>, candidates: &[Candidate<'_>]) -> Vec<usize> {
         (0..candidates.len()).collect()
     }

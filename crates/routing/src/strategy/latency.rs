@@ -40,6 +40,10 @@ impl Strategy for LeastLatency {
         "least_latency"
     }
 
+    fn reads_prompt_estimate(&self) -> bool {
+        false
+    }
+
     fn plan(&self, _context: &RoutingContext<'_>, candidates: &[Candidate<'_>]) -> Vec<usize> {
         let latency = |i: usize| candidates[i].latency.unwrap_or_default();
         let mut order: Vec<usize> = (0..candidates.len()).collect();

@@ -46,6 +46,10 @@ impl Strategy for Loadbalance {
         "loadbalance"
     }
 
+    fn reads_prompt_estimate(&self) -> bool {
+        false
+    }
+
     fn plan(&self, _context: &RoutingContext<'_>, candidates: &[Candidate<'_>]) -> Vec<usize> {
         let mut rng = self.rng.lock();
         // Healthy targets first, each group in weighted-random order without replacement

@@ -155,3 +155,52 @@ fn least_latency_prefers_the_faster_of_two_random_choices() {
     let fast = f64::from(leads[1]) / 3_000.0;
     assert!((fast - 2.0 / 3.0).abs() < 0.03, "{leads:?}");
 }
+
+/// Records the prompt estimate the router hands it; orders targets as configured.
+#[derive(Debug)]
+struct EstimateProbe {
+    seen: Arc<std::sync::Mutex<Vec<u32>>>,
+    reads: bool,
+}
+
+impl Strategy for EstimateProbe {
+    fn name(&self) -> &str {
+        "estimate_probe"
+    }
+
+    fn plan(&self, context: &RoutingContext<'_>, candidates: &[Candidate<'_>]) -> Vec<usize> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(context.estimated_prompt_tokens);
+        (0..candidates.len()).collect()
+    }
+
+    fn reads_prompt_estimate(&self) -> bool {
+        self.reads
+    }
+}
+
+#[tokio::test]
+async fn the_router_estimates_the_prompt_only_for_strategies_that_read_it() {
+    let request = ChatRequest::new(vec![Message::user("word ".repeat(80))]);
+    let expected = estimate_prompt_tokens(&request);
+    assert!(expected > 0);
+    for reads in [true, false] {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let router = orchestra_routing::Router::builder()
+            .targets(targets(&[("m", 1.0)]))
+            .strategy(EstimateProbe {
+                seen: Arc::clone(&seen),
+                reads,
+            })
+            .build()
+            .unwrap();
+        // The idle target refuses; only the plan matters here.
+        let _ = router.chat(&request).await;
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen, [if reads { expected } else { 0 }], "reads: {reads}");
+    }
+    assert!(!Fallback.reads_prompt_estimate());
+    assert!(CostAware.reads_prompt_estimate());
+}
