@@ -76,6 +76,46 @@ async fn window(
     (all, errors, started.elapsed())
 }
 
+/// Requests per second of the fixed-rate run: TensorZero's published anchor (p99 overhead
+/// at 10k QPS), about a sixth of what plain reqwest manages at 64 in flight here.
+const FIXED_RATE: u32 = 10_000;
+
+/// Calls `side` at `FIXED_RATE` a second for `window`, whatever the answers do (an open
+/// loop: a slow call does not slow the arrivals). tokio's timer ticks each millisecond, so
+/// the calls start in groups of `FIXED_RATE / 1000`; each is timed from its own start.
+async fn fixed_rate(
+    side: Side,
+    plain: &Plain,
+    stack: &LlmClient,
+    window: Duration,
+) -> (Samples, u64) {
+    let per_tick = FIXED_RATE / 1_000;
+    let mut ticker = tokio::time::interval(Duration::from_millis(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut samples = Samples::with_capacity(usize::try_from(FIXED_RATE).unwrap_or(0) * 4);
+    let mut errors = 0u64;
+    let mut reap = |joined: Result<Result<Duration>, tokio::task::JoinError>| match joined {
+        Ok(Ok(elapsed)) => samples.push(elapsed),
+        _ => errors += 1,
+    };
+    let deadline = Instant::now() + window;
+    while Instant::now() < deadline {
+        ticker.tick().await;
+        for _ in 0..per_tick {
+            let (plain, stack) = (plain.clone(), stack.clone());
+            tasks.spawn(async move { one(side, &plain, &stack).await });
+        }
+        while let Some(joined) = tasks.try_join_next() {
+            reap(joined);
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        reap(joined);
+    }
+    (samples, errors)
+}
+
 fn start_sim(ctx: &Ctx) -> Result<orchestra_sim::Simulator> {
     ctx.start_sim(
         SimConfig::builder()
@@ -259,7 +299,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Section> {
     let rounds: u32 = ctx.pick(4, 2);
     let window_len = Duration::from_millis(ctx.pick(2_000, 1_000));
 
-    let (seq_plain, seq_stack, seq_errors, conc) = ctx.client_rt.block_on(async {
+    let (seq_plain, seq_stack, seq_errors, conc, fixed) = ctx.client_rt.block_on(async {
         let stack = setup::stack(settings, None)?;
         // Warm up: connections, allocator, branch predictors.
         for i in 0..1_000 {
@@ -302,7 +342,21 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Section> {
                 slot.2 += elapsed;
             }
         }
-        anyhow::Ok((seq_plain, seq_stack, errors, conc))
+        let mut fixed = [(Samples::default(), 0u64), (Samples::default(), 0u64)];
+        for round in 0..rounds {
+            let order = if round % 2 == 0 {
+                [Side::Plain, Side::Stack]
+            } else {
+                [Side::Stack, Side::Plain]
+            };
+            for side in order {
+                let (samples, e) = fixed_rate(side, &plain, &stack, window_len).await;
+                let slot = &mut fixed[usize::from(side == Side::Stack)];
+                slot.0.extend(samples);
+                slot.1 += e;
+            }
+        }
+        anyhow::Ok((seq_plain, seq_stack, errors, conc, fixed))
     })?;
     ctx.sim_rt.block_on(sim.shutdown());
 
@@ -316,6 +370,13 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Section> {
     let c_plain = conc_plain.summary();
     let c_stack = conc_stack.summary();
     let c_added = c_stack.minus(&c_plain);
+    let [
+        (fixed_plain, fixed_plain_err),
+        (fixed_stack, fixed_stack_err),
+    ] = fixed;
+    let f_plain = fixed_plain.summary();
+    let f_stack = fixed_stack.summary();
+    let f_added = f_stack.minus(&f_plain);
     #[allow(clippy::cast_precision_loss)]
     let rps = |n: usize, t: Duration| n as f64 / t.as_secs_f64().max(1e-9);
     let rps_plain = rps(conc_plain.len(), conc_plain_t);
@@ -340,7 +401,11 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Section> {
          targets → usage ledger; quotas on with headroom, cache off) vs plain reqwest + serde_json \
          to the same simulator endpoint (zero simulated latency, 16-token answers). Sequential: \
          {sequential_n} interleaved pairs. Concurrent: {CONCURRENCY} in flight, {rounds} \
-         alternating windows of {window_len:?} per side.\n"
+         alternating windows of {window_len:?} per side. Fixed rate: {FIXED_RATE} calls a second \
+         started whatever the answers do (an open loop, as TensorZero measures its gateway), in \
+         groups of {} per millisecond tick, {rounds} alternating windows of {window_len:?} per \
+         side.\n",
+        FIXED_RATE / 1_000
     );
     let _ = writeln!(
         md,
@@ -400,9 +465,36 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Section> {
         &c_added,
         format!("{rps_ratio:.2}×"),
     );
+    let sent = |n: usize| {
+        #[allow(clippy::cast_precision_loss)]
+        let per_second = n as f64 / (window_len.as_secs_f64() * f64::from(rounds));
+        format!("{per_second:.0}/s")
+    };
+    row(
+        &mut md,
+        "10k/s fixed rate",
+        "plain reqwest",
+        &f_plain,
+        sent(fixed_plain.len()),
+    );
+    row(
+        &mut md,
+        "10k/s fixed rate",
+        "full stack",
+        &f_stack,
+        sent(fixed_stack.len()),
+    );
+    row(
+        &mut md,
+        "10k/s fixed rate",
+        "**added**",
+        &f_added,
+        "–".to_owned(),
+    );
     let _ = writeln!(
         md,
-        "\nErrors: {seq_errors} sequential, {conc_plain_err} plain and {conc_stack_err} stack at 64 in flight.\n\n\
+        "\nErrors: {seq_errors} sequential, {conc_plain_err} plain and {conc_stack_err} stack at 64 in flight, \
+         {fixed_plain_err} plain and {fixed_stack_err} stack at the fixed rate.\n\n\
          ![Overhead distribution](benchmarks/overhead.svg)"
     );
 
@@ -438,10 +530,23 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Section> {
             rps_ratio >= 0.9,
         ),
         Check::new(
+            "p50 added latency, 10k/s fixed rate",
+            "≤ 50 µs",
+            us(f_added.p50_us),
+            f_added.p50_us <= 50.0,
+        ),
+        Check::new(
+            "p99 added latency, 10k/s fixed rate",
+            "≤ 500 µs",
+            us(f_added.p99_us),
+            f_added.p99_us <= 500.0,
+        ),
+        Check::new(
             "errors",
             "0",
-            (seq_errors + conc_plain_err + conc_stack_err).to_string(),
-            seq_errors + conc_plain_err + conc_stack_err == 0,
+            (seq_errors + conc_plain_err + conc_stack_err + fixed_plain_err + fixed_stack_err)
+                .to_string(),
+            seq_errors + conc_plain_err + conc_stack_err + fixed_plain_err + fixed_stack_err == 0,
         ),
     ];
     Ok(Section {
@@ -455,6 +560,8 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Section> {
                            "added": c_added, "plain_rps": rps_plain, "stack_rps": rps_stack,
                            "throughput_ratio": rps_ratio,
                            "errors": conc_plain_err + conc_stack_err},
+            "fixed_rate": {"per_second": FIXED_RATE, "plain": f_plain, "stack": f_stack,
+                           "added": f_added, "errors": fixed_plain_err + fixed_stack_err},
         }),
         checks,
     })
