@@ -88,7 +88,10 @@ impl Clock for TokioClock {
     }
 
     fn tokio_instant(&self, instant: Duration) -> Option<tokio::time::Instant> {
-        Some(self.started + instant.saturating_sub(self.wall_at_start))
+        // `None` past what an `Instant` can hold (a deadline of centuries): the boxed timer
+        // copes with those.
+        self.started
+            .checked_add(instant.saturating_sub(self.wall_at_start))
     }
 }
 
@@ -308,4 +311,28 @@ impl governor::clock::Clock for GovernorClock {
 /// `instant` (time since the epoch) as a [`SystemTime`], for people and logs.
 pub(crate) fn system_time(instant: Duration) -> SystemTime {
     UNIX_EPOCH + instant
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn tokio_instants_match_the_clock_and_far_deadlines_do_not_panic() {
+        let clock = TokioClock::new();
+        let in_five = clock.now() + Duration::from_secs(5);
+        let at = clock.tokio_instant(in_five).unwrap();
+        assert_eq!(at - tokio::time::Instant::now(), Duration::from_secs(5));
+        tokio::time::sleep_until(at).await;
+        assert!(clock.now() >= in_five);
+        // Past what an Instant holds: no instant, and the boxed timer still works.
+        assert_eq!(clock.tokio_instant(Duration::MAX), None);
+        let far = clock.timer(Duration::MAX);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(3600), far)
+                .await
+                .is_err()
+        );
+        assert_eq!(ManualClock::new().tokio_instant(in_five), None);
+    }
 }
