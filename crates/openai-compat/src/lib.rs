@@ -12,7 +12,8 @@
 //!   [`StreamEvent`](orchestra_core::StreamEvent)s. A stream cut before `[DONE]` or a finish
 //!   reason is [`StreamInterrupted`](orchestra_core::ErrorKind::StreamInterrupted) with the
 //!   partial text, never a clean end; every later error carries the text so far. Stalls are
-//!   caught by the HTTP client's read timeout, which the provider sets.
+//!   caught by [`StreamSetup::idle_timeout`], which both providers set to their request
+//!   timeout.
 //! - Limits ([`MAX_RESPONSE_BODY_BYTES`], [`MAX_SSE_LINE_BYTES`], …): nothing an upstream
 //!   sends is buffered without bound; past a limit is a typed
 //!   [`Decode`](orchestra_core::ErrorKind::Decode) error naming it.

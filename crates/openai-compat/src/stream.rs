@@ -65,7 +65,8 @@ pub struct StreamSetup {
     pub attempts: Vec<Attempt>,
     /// The longest silence between two pieces of the body: past it the stream ends with
     /// [`StreamInterrupted`](ErrorKind::StreamInterrupted). `None` leaves stalls to the HTTP
-    /// client's read timeout. Needs a Tokio runtime with time enabled.
+    /// client (a read timeout of its own, if it has one). Needs a Tokio runtime with time
+    /// enabled.
     pub idle_timeout: Option<Duration>,
     /// The most text the stream may deliver, every choice and kind together
     /// ([`MAX_STREAM_TEXT_BYTES`] unless changed); past it the stream ends with a
