@@ -8,6 +8,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use futures_util::future::Either;
 use governor::nanos::Nanos;
 use tokio::sync::watch;
 
@@ -43,6 +44,19 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
         None
     }
 }
+
+/// A timer for `instant` of `clock`, as [`Clock::timer`] but without its allocation on
+/// tokio's clock (a `tokio::time::Sleep` kept in the caller's future). For deadlines armed
+/// on every call.
+pub fn timer_at(clock: &dyn Clock, instant: Duration) -> Timer {
+    match clock.tokio_instant(instant) {
+        Some(at) => Either::Left(tokio::time::sleep_until(at)),
+        None => Either::Right(clock.timer(instant)),
+    }
+}
+
+/// What [`timer_at`] returns.
+pub type Timer = Either<tokio::time::Sleep, ClockFuture>;
 
 /// The production clock: tokio's timer, so `tokio::time::pause()` also pauses it.
 ///

@@ -19,7 +19,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::{
-    clock::{Clock, TokioClock, system_time},
+    clock::{Clock, TokioClock, system_time, timer_at},
     deadline::current_deadline,
 };
 
@@ -659,7 +659,7 @@ impl<P: Provider> Cooldown<P> {
                     };
                     tokio::select! {
                         () = finished => {}
-                        () = self.cooldowns.clock.timer(deadline) => {
+                        () = timer_at(self.cooldowns.clock.as_ref(), deadline) => {
                             return Err(self.probe_in_flight(model));
                         }
                     }

@@ -67,7 +67,7 @@ mod quota;
 mod retry;
 mod stack;
 
-pub use clock::{Clock, ClockFuture, ManualClock, ScaledClock, TokioClock};
+pub use clock::{Clock, ClockFuture, ManualClock, ScaledClock, Timer, TokioClock, timer_at};
 pub use cooldown::{
     Cooldown, CooldownEntry, CooldownLayer, CooldownPolicy, CooldownReason, CooldownTarget,
     Cooldowns,

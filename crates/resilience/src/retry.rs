@@ -16,7 +16,7 @@ use orchestra_core::{
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 use crate::{
-    clock::{Clock, TokioClock},
+    clock::{Clock, TokioClock, timer_at},
     deadline::{current_deadline, enforced_deadline, fallback_available, with_deadline},
 };
 
@@ -275,7 +275,7 @@ impl<P: Provider> Retry<P> {
         }
         tokio::select! {
             result = attempt => result,
-            () = self.clock.timer(deadline) => Err(self.deadline_error(model)),
+            () = timer_at(self.clock.as_ref(), deadline) => Err(self.deadline_error(model)),
         }
     }
 

@@ -9,12 +9,11 @@ use std::{
 };
 
 use async_trait::async_trait;
-use futures_util::future::Either;
 use orchestra_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, Credits, Error, ErrorKind,
     ModelInfo, ModelPricing, Provider,
 };
-use orchestra_resilience::{Clock, TokioClock, with_enforced_deadline};
+use orchestra_resilience::{Clock, TokioClock, timer_at, with_enforced_deadline};
 
 use crate::{
     Candidate, Fallback, Health, RoutingContext, Strategy, Target, TargetHealth,
@@ -923,11 +922,7 @@ impl Router {
                     has_fallback,
                     target.provider().chat(routed),
                 );
-                // On tokio's clock the timer lives in this future, not in an allocation.
-                let timer = match self.clock().tokio_instant(plan.deadline) {
-                    Some(at) => Either::Left(tokio::time::sleep_until(at)),
-                    None => Either::Right(self.clock().timer(plan.deadline)),
-                };
+                let timer = timer_at(self.clock(), plan.deadline);
                 let result = tokio::select! {
                     // An answer that is ready wins over a deadline that passed meanwhile.
                     biased;

@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use orchestra_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatStream, Error, ErrorKind, StreamEvent, StreamStart,
 };
-use orchestra_resilience::with_enforced_deadline;
+use orchestra_resilience::{timer_at, with_enforced_deadline};
 use tokio::time::Instant;
 
 use crate::{
@@ -95,14 +95,14 @@ async fn open(
     let remaining = deadline.saturating_sub(router.now());
     let mut stream = tokio::select! {
         result = target.provider().chat_stream(request) => result?,
-        () = router.clock().timer(deadline) => return Err(stalled(target, remaining, "")),
+        () = timer_at(router.clock(), deadline) => return Err(stalled(target, remaining, "")),
     };
     let mut buffered = VecDeque::new();
     loop {
         let wait = router.idle_timeout();
         let next = tokio::select! {
             next = tokio::time::timeout(wait, stream.next()) => next,
-            () = router.clock().timer(deadline) => {
+            () = timer_at(router.clock(), deadline) => {
                 return Err(Error::new(
                     ErrorKind::Timeout,
                     "the routed call's deadline passed before the stream's first content",
