@@ -1,7 +1,6 @@
 //! The [`Router`]: a [`Provider`] that spreads requests over targets.
 
 use std::{
-    borrow::Cow,
     collections::{BTreeMap, HashMap, HashSet},
     fmt,
     sync::{Arc, Mutex, PoisonError},
@@ -604,17 +603,6 @@ impl Router {
     }
 }
 
-/// The request as one target receives it: its model set. Borrowed when the request already
-/// names that model, copied otherwise.
-pub(crate) fn request_for<'r>(request: &'r ChatRequest, target: &Target) -> Cow<'r, ChatRequest> {
-    if request.model.as_deref() == Some(target.model()) {
-        return Cow::Borrowed(request);
-    }
-    let mut routed = request.clone();
-    routed.model = Some(target.model().to_owned());
-    Cow::Owned(routed)
-}
-
 /// One attempt line for a failed call on `target`; the error's own attempts (from a retry
 /// layer below) when it has them.
 pub(crate) fn failed_attempts(target: &Target, error: &Error, latency: Duration) -> Vec<Attempt> {
@@ -858,7 +846,7 @@ impl Walk {
 }
 
 /// The request as the router hands it to each target, with that target's model.
-enum Routed<'r> {
+pub(crate) enum Routed<'r> {
     /// The caller's request: passed on as it is to a target of the model it names, copied
     /// (once per call) for the others.
     Borrowed {
@@ -870,7 +858,14 @@ enum Routed<'r> {
     Owned(ChatRequest),
 }
 
-impl Routed<'_> {
+impl<'r> Routed<'r> {
+    pub(crate) fn borrowed(request: &'r ChatRequest) -> Self {
+        Routed::Borrowed {
+            request,
+            copy: None,
+        }
+    }
+
     /// The request as the caller sent it, for planning (before any target changed it).
     fn original(&self) -> &ChatRequest {
         match self {
@@ -879,7 +874,7 @@ impl Routed<'_> {
         }
     }
 
-    fn for_target(&mut self, target: &Target) -> &ChatRequest {
+    pub(crate) fn for_target(&mut self, target: &Target) -> &ChatRequest {
         let model = target.model();
         match self {
             Routed::Borrowed { request, .. } if request.model.as_deref() == Some(model) => request,
@@ -991,11 +986,7 @@ impl Provider for Router {
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        self.route(Routed::Borrowed {
-            request,
-            copy: None,
-        })
-        .await
+        self.route(Routed::borrowed(request)).await
     }
 
     async fn chat_owned(&self, request: ChatRequest) -> Result<ChatResponse, Error> {

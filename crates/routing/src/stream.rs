@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::{
     Router, Target,
-    router::{Walk, merge_attempts, request_for},
+    router::{Routed, Walk, merge_attempts},
 };
 
 /// A stream that delivered content, with the events read while deciding so.
@@ -25,20 +25,21 @@ pub(crate) async fn chat_stream(
     request: &ChatRequest,
 ) -> Result<ChatStream, Error> {
     let plan = router.plan(request).await;
+    let mut request = Routed::borrowed(request);
     let mut walk = Walk::new();
     loop {
         for (index, target) in plan.targets().enumerate() {
             if !walk.admit(router, target) {
                 continue;
             }
-            let routed = request_for(request, target);
+            let routed = request.for_target(target);
             let started = Instant::now();
             let has_fallback = index + 1 < plan.len();
             // `open` ends the attempt at the plan's deadline, until the first content.
             let opened = with_enforced_deadline(
                 plan.deadline,
                 has_fallback,
-                open(router, target, &routed, plan.deadline),
+                open(router, target, routed, plan.deadline),
             );
             match opened.await {
                 Ok(opened) => {
