@@ -469,19 +469,7 @@ impl Quotas {
     }
 
     fn charges(&self, model: &str, tokens: u32) -> Vec<Charge> {
-        let rules = self.read_rules();
-        rules
-            .iter()
-            .filter(|rule| pattern::matches(&rule.pattern, model))
-            .flat_map(|rule| rule.buckets.iter())
-            .map(|bucket| Charge {
-                bucket: Arc::clone(bucket),
-                cost: match bucket.kind {
-                    QuotaKind::Tpm => tokens.clamp(1, bucket.limit),
-                    QuotaKind::Rpm | QuotaKind::Rpd => 1,
-                },
-            })
-            .collect()
+        self.charges_estimating(model, || tokens).0
     }
 
     async fn decide(&self, charges: &[Charge]) -> Result<Decision, Error> {
