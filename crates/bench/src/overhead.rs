@@ -45,7 +45,7 @@ async fn window(
     plain: &Plain,
     stack: &LlmClient,
     window: Duration,
-) -> (Samples, u64, Duration) {
+) -> Tally {
     let started = Instant::now();
     let deadline = started + window;
     let mut tasks = tokio::task::JoinSet::new();
@@ -83,12 +83,7 @@ const FIXED_RATE: u32 = 10_000;
 /// Calls `side` at `FIXED_RATE` a second for `window`, whatever the answers do (an open
 /// loop: a slow call does not slow the arrivals). tokio's timer ticks each millisecond, so
 /// the calls start in groups of `FIXED_RATE / 1000`; each is timed from its own start.
-async fn fixed_rate(
-    side: Side,
-    plain: &Plain,
-    stack: &LlmClient,
-    window: Duration,
-) -> (Samples, u64) {
+async fn fixed_rate(side: Side, plain: &Plain, stack: &LlmClient, window: Duration) -> Tally {
     let per_tick = FIXED_RATE / 1_000;
     let mut ticker = tokio::time::interval(Duration::from_millis(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -99,7 +94,8 @@ async fn fixed_rate(
         Ok(Ok(elapsed)) => samples.push(elapsed),
         _ => errors += 1,
     };
-    let deadline = Instant::now() + window;
+    let started = Instant::now();
+    let deadline = started + window;
     while Instant::now() < deadline {
         ticker.tick().await;
         for _ in 0..per_tick {
@@ -113,7 +109,38 @@ async fn fixed_rate(
     while let Some(joined) = tasks.join_next().await {
         reap(joined);
     }
-    (samples, errors)
+    (samples, errors, started.elapsed())
+}
+
+/// Latencies, errors and time spent of one side.
+type Tally = (Samples, u64, Duration);
+
+/// Runs `measure` for both sides in `rounds` rounds, alternating which side goes first so
+/// drift hits both alike: `[plain, stack]`, each side's windows together.
+async fn alternate<F, Fut>(rounds: u32, mut measure: F) -> [Tally; 2]
+where
+    F: FnMut(Side) -> Fut,
+    Fut: Future<Output = Tally>,
+{
+    let mut tallies = [
+        (Samples::default(), 0u64, Duration::ZERO),
+        (Samples::default(), 0u64, Duration::ZERO),
+    ];
+    for round in 0..rounds {
+        let order = if round % 2 == 0 {
+            [Side::Plain, Side::Stack]
+        } else {
+            [Side::Stack, Side::Plain]
+        };
+        for side in order {
+            let (samples, errors, elapsed) = measure(side).await;
+            let tally = &mut tallies[usize::from(side == Side::Stack)];
+            tally.0.extend(samples);
+            tally.1 += errors;
+            tally.2 += elapsed;
+        }
+    }
+    tallies
 }
 
 fn start_sim(ctx: &Ctx) -> Result<orchestra_sim::Simulator> {
@@ -325,64 +352,18 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Section> {
                 }
             }
         }
-        let mut conc = [
-            (Samples::default(), 0u64, Duration::ZERO),
-            (Samples::default(), 0u64, Duration::ZERO),
-        ];
-        for round in 0..rounds {
-            let order = if round % 2 == 0 {
-                [Side::Plain, Side::Stack]
-            } else {
-                [Side::Stack, Side::Plain]
-            };
-            for side in order {
-                let (samples, e, elapsed) = window(side, &plain, &stack, window_len).await;
-                let slot = &mut conc[usize::from(side == Side::Stack)];
-                slot.0.extend(samples);
-                slot.1 += e;
-                slot.2 += elapsed;
-            }
-        }
-        let mut fixed = [(Samples::default(), 0u64), (Samples::default(), 0u64)];
-        for round in 0..rounds {
-            let order = if round % 2 == 0 {
-                [Side::Plain, Side::Stack]
-            } else {
-                [Side::Stack, Side::Plain]
-            };
-            for side in order {
-                let (samples, e) = fixed_rate(side, &plain, &stack, window_len).await;
-                let slot = &mut fixed[usize::from(side == Side::Stack)];
-                slot.0.extend(samples);
-                slot.1 += e;
-            }
-        }
+        let (plain, stack) = (&plain, &stack);
+        let conc = alternate(rounds, |side| window(side, plain, stack, window_len)).await;
+        let fixed = alternate(rounds, |side| fixed_rate(side, plain, stack, window_len)).await;
         // The same closed loop over HTTP/2 (h2c): one connection for every call in flight,
         // as OpenRouter serves them over TLS.
-        let plain_h2 = Plain::http2(&sim.base_url())?;
-        let stack_h2 = setup::stack_http2(settings_h2)?;
+        let plain_h2 = &Plain::http2(&sim.base_url())?;
+        let stack_h2 = &setup::stack_http2(settings_h2)?;
         for _ in 0..200 {
-            one(Side::Plain, &plain_h2, &stack_h2).await?;
-            one(Side::Stack, &plain_h2, &stack_h2).await?;
+            one(Side::Plain, plain_h2, stack_h2).await?;
+            one(Side::Stack, plain_h2, stack_h2).await?;
         }
-        let mut h2 = [
-            (Samples::default(), 0u64, Duration::ZERO),
-            (Samples::default(), 0u64, Duration::ZERO),
-        ];
-        for round in 0..rounds {
-            let order = if round % 2 == 0 {
-                [Side::Plain, Side::Stack]
-            } else {
-                [Side::Stack, Side::Plain]
-            };
-            for side in order {
-                let (samples, e, elapsed) = window(side, &plain_h2, &stack_h2, window_len).await;
-                let slot = &mut h2[usize::from(side == Side::Stack)];
-                slot.0.extend(samples);
-                slot.1 += e;
-                slot.2 += elapsed;
-            }
-        }
+        let h2 = alternate(rounds, |side| window(side, plain_h2, stack_h2, window_len)).await;
         anyhow::Ok((seq_plain, seq_stack, errors, conc, fixed, h2))
     })?;
     ctx.sim_rt.block_on(sim.shutdown());
@@ -398,8 +379,8 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Section> {
     let c_stack = conc_stack.summary();
     let c_added = c_stack.minus(&c_plain);
     let [
-        (fixed_plain, fixed_plain_err),
-        (fixed_stack, fixed_stack_err),
+        (fixed_plain, fixed_plain_err, _),
+        (fixed_stack, fixed_stack_err, _),
     ] = fixed;
     let f_plain = fixed_plain.summary();
     let f_stack = fixed_stack.summary();
