@@ -40,12 +40,7 @@ async fn one(side: Side, plain: &Plain, stack: &LlmClient) -> Result<Duration> {
 }
 
 /// `CONCURRENCY` workers calling `side` back to back for `window`: latencies and errors.
-async fn window(
-    side: Side,
-    plain: &Plain,
-    stack: &LlmClient,
-    window: Duration,
-) -> Tally {
+async fn window(side: Side, plain: &Plain, stack: &LlmClient, window: Duration) -> Tally {
     let started = Instant::now();
     let deadline = started + window;
     let mut tasks = tokio::task::JoinSet::new();

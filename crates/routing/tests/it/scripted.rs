@@ -85,6 +85,16 @@ fn rate_limited(retry_after: u64) -> Error {
         .with_retry_after(Duration::from_secs(retry_after))
 }
 
+/// "model outcome" for each attempt of `response`.
+fn outcomes(response: &ChatResponse) -> Vec<String> {
+    response
+        .metadata
+        .attempts
+        .iter()
+        .map(|attempt| format!("{} {}", attempt.model, attempt.outcome))
+        .collect()
+}
+
 fn request() -> ChatRequest {
     ChatRequest::new(vec![Message::user("hi")])
 }
@@ -104,12 +114,7 @@ async fn when_every_target_cools_down_the_router_waits_for_the_earliest_recovery
     let response = router.chat(&request()).await.unwrap();
     assert_eq!(response.model, "m-b", "b recovers first (5 s < 20 s)");
     assert_eq!(started.elapsed(), Duration::from_secs(5));
-    let outcomes: Vec<String> = response
-        .metadata
-        .attempts
-        .iter()
-        .map(|attempt| format!("{} {}", attempt.model, attempt.outcome))
-        .collect();
+    let outcomes = outcomes(&response);
     assert_eq!(
         outcomes,
         [
@@ -369,12 +374,7 @@ async fn an_owned_request_is_routed_as_a_borrowed_one() {
         // The default route: `a` is rate limited, so `b` answers, asked for its own model.
         let response = route(&router, request(), owned).await;
         assert_eq!(response.model, "m-b", "owned: {owned}");
-        let outcomes: Vec<String> = response
-            .metadata
-            .attempts
-            .iter()
-            .map(|attempt| format!("{} {}", attempt.model, attempt.outcome))
-            .collect();
+        let outcomes = outcomes(&response);
         assert_eq!(
             outcomes,
             ["m-a rate_limited", "m-b success"],
